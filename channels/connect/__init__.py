@@ -1,0 +1,1 @@
+"""Connect flows, one module per network, each exporting `urlpatterns`."""

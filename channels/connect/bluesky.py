@@ -1,0 +1,3 @@
+"""Connect a bluesky account."""
+
+urlpatterns = []

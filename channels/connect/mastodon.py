@@ -1,0 +1,3 @@
+"""Connect a mastodon account."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Connect a threads account."""
+
+urlpatterns = []

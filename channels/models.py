@@ -1,0 +1,121 @@
+import json
+import uuid
+import zoneinfo
+
+from django.db import models
+from django.utils import timezone
+from django.utils.timezone import now
+
+from channels.crypto import EncryptedTextField
+from workspaces.models import Workspace, validate_timezone
+
+
+class Network(models.TextChoices):
+    MASTODON = "mastodon", "Mastodon"
+    BLUESKY = "bluesky", "Bluesky"
+    THREADS = "threads", "Threads"
+
+
+class ChannelQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+
+class Channel(models.Model):
+    """One connected account on one network, owned by a workspace."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+        PAUSED = "paused", "Paused"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="channels")
+    network = models.CharField(max_length=20, choices=Network.choices)
+    # The account's id on its network: Mastodon account id, Bluesky DID, Threads user id.
+    remote_id = models.CharField(max_length=255)
+    handle = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=255, blank=True)
+    avatar_url = models.URLField(max_length=1000, blank=True)
+    # Mastodon instance or Bluesky PDS base URL; empty for Threads (settings.THREADS_GRAPH_URL).
+    server_url = models.URLField(max_length=500, blank=True)
+    # JSON, encrypted: access tokens, Bluesky app password and session, Threads token.
+    credentials = EncryptedTextField(blank=True, default="")
+    token_expires = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
+    # The network's limits as read from the server (Mastodon instance configuration etc.).
+    limits = models.JSONField(default=dict, blank=True)
+    limits_read = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(default=now)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = ChannelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["network", "handle"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "network", "server_url", "remote_id"], name="channel_unique_account"
+            ),
+            models.CheckConstraint(condition=models.Q(network__in=Network.values), name="channel_network_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_network_display()} {self.handle}"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone or self.workspace.timezone)
+
+    @property
+    def timezone_name(self) -> str:
+        return self.timezone or self.workspace.timezone
+
+    def get_credentials(self) -> dict:
+        return json.loads(self.credentials) if self.credentials else {}
+
+    def set_credentials(self, values: dict) -> None:
+        self.credentials = json.dumps(values)
+
+    def adapter(self):
+        """The network adapter for this channel, wired to persist refreshed credentials."""
+        from channels.adapters import adapter_for
+
+        return adapter_for(self)
+
+    def save_credentials(self, values: dict) -> None:
+        """Persist refreshed credentials at once (Bluesky sessions rotate their refresh token)."""
+        if not values:
+            return  # never blank a stored token
+        self.set_credentials(values)
+        Channel.objects.filter(pk=self.pk).update(credentials=self.credentials, updated=now())
+
+    def mark_needs_reconnect(self, reason: str) -> bool:
+        """Returns True if this call changed the status (so the caller notifies once)."""
+        changed = Channel.objects.filter(pk=self.pk).exclude(status=Channel.Status.NEEDS_RECONNECT).update(
+            status=Channel.Status.NEEDS_RECONNECT, last_error=reason[:500], updated=now()
+        )
+        self.status = Channel.Status.NEEDS_RECONNECT
+        self.last_error = reason[:500]
+        return bool(changed)
+
+
+class MastodonApp(models.Model):
+    """The OAuth app registered on one Mastodon-API instance, kept and reused for every connect."""
+
+    domain = models.CharField(max_length=255)
+    base_url = models.URLField(max_length=500)
+    redirect_uri = models.URLField(max_length=500)
+    client_id = models.CharField(max_length=255)
+    client_secret = EncryptedTextField()
+    created = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "redirect_uri"], name="mastodonapp_unique_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain

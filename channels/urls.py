@@ -1,0 +1,17 @@
+from django.urls import include, path
+
+from channels import views
+
+app_name = "channels"
+
+urlpatterns = [
+    path("w/<slug:slug>/channels/", views.channel_list, name="list"),
+    path("w/<slug:slug>/channels/<uuid:code>/", views.channel_detail, name="detail"),
+    path("w/<slug:slug>/channels/<uuid:code>/pause/", views.pause, name="pause"),
+    path("w/<slug:slug>/channels/<uuid:code>/resume/", views.resume, name="resume"),
+    path("w/<slug:slug>/channels/<uuid:code>/verify/", views.verify, name="verify"),
+    path("w/<slug:slug>/channels/<uuid:code>/disconnect/", views.disconnect, name="disconnect"),
+    path("", include("channels.connect.mastodon")),
+    path("", include("channels.connect.bluesky")),
+    path("", include("channels.connect.threads")),
+]

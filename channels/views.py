@@ -1,0 +1,95 @@
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from channels.adapters.base import AdapterError, AuthorizationLost
+from channels.models import Channel, Network
+from workspaces.access import get_for_workspace, workspace_view
+from workspaces.forms import timezone_choices
+from workspaces.models import Perm
+
+
+class ChannelSettingsForm(forms.ModelForm):
+    timezone = forms.ChoiceField(required=False, label="Time zone")
+
+    class Meta:
+        model = Channel
+        fields = ["timezone"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [("", "Workspace default")] + timezone_choices()
+
+
+@workspace_view(Perm.VIEW)
+def channel_list(request):
+    channels = Channel.objects.filter(workspace=request.workspace).order_by("network", "handle")
+    return render(request, "channels/list.html", {"channels": channels, "networks": Network})
+
+
+@workspace_view(Perm.VIEW)
+def channel_detail(request, code):
+    channel = get_for_workspace(Channel, request.workspace, code=code)
+    form = ChannelSettingsForm(request.POST or None, instance=channel)
+    if request.method == "POST":
+        if not request.membership.can(Perm.MANAGE_CHANNELS):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied("Your role cannot change channels.")
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Channel settings saved.")
+            return redirect("channels:detail", slug=request.workspace.slug, code=channel.code)
+    return render(request, "channels/detail.html", {"channel": channel, "form": form})
+
+
+@workspace_view(Perm.MANAGE_CHANNELS)
+@require_POST
+def pause(request, code):
+    channel = get_for_workspace(Channel, request.workspace, code=code)
+    Channel.objects.filter(pk=channel.pk, status=Channel.Status.ACTIVE).update(status=Channel.Status.PAUSED)
+    messages.success(request, f"{channel} is paused: its queued posts wait until you resume it.")
+    return redirect("channels:list", slug=request.workspace.slug)
+
+
+@workspace_view(Perm.MANAGE_CHANNELS)
+@require_POST
+def resume(request, code):
+    channel = get_for_workspace(Channel, request.workspace, code=code)
+    Channel.objects.filter(pk=channel.pk, status=Channel.Status.PAUSED).update(status=Channel.Status.ACTIVE)
+    messages.success(request, f"{channel} is active again.")
+    return redirect("channels:list", slug=request.workspace.slug)
+
+
+@workspace_view(Perm.MANAGE_CHANNELS)
+@require_POST
+def verify(request, code):
+    """Check the stored credentials against the network now (one of the few live calls from a view)."""
+    channel = get_for_workspace(Channel, request.workspace, code=code)
+    try:
+        account = channel.adapter().verify()
+    except AuthorizationLost as exc:
+        channel.mark_needs_reconnect(exc.message)
+        messages.error(request, f"{channel} needs to be reconnected: {exc.message}")
+    except AdapterError as exc:
+        messages.error(request, f"Could not check {channel}: {exc.message}")
+    else:
+        channel.display_name = account.display_name or channel.display_name
+        channel.avatar_url = account.avatar_url or channel.avatar_url
+        channel.last_error = ""
+        if channel.status == Channel.Status.NEEDS_RECONNECT:
+            channel.status = Channel.Status.ACTIVE
+        channel.save(update_fields=["display_name", "avatar_url", "last_error", "status", "updated"])
+        messages.success(request, f"{channel} is connected and working.")
+    return redirect("channels:list", slug=request.workspace.slug)
+
+
+@workspace_view(Perm.MANAGE_CHANNELS)
+@require_POST
+def disconnect(request, code):
+    channel = get_for_workspace(Channel, request.workspace, code=code)
+    label = str(channel)
+    channel.delete()
+    messages.success(request, f"{label} was disconnected and its stored credentials deleted.")
+    return redirect("channels:list", slug=request.workspace.slug)
