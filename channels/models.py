@@ -92,6 +92,11 @@ class Channel(models.Model):
         self.set_credentials(values)
         Channel.objects.filter(pk=self.pk).update(credentials=self.credentials, updated=now())
 
+    def load_credentials(self) -> dict:
+        """The credentials as stored now (fresher than this instance's copy)."""
+        stored = Channel.objects.filter(pk=self.pk).values_list("credentials", flat=True).first()
+        return json.loads(stored) if stored else {}
+
     def mark_needs_reconnect(self, reason: str) -> bool:
         """Returns True if this call changed the status (so the caller notifies once)."""
         changed = Channel.objects.filter(pk=self.pk).exclude(status=Channel.Status.NEEDS_RECONNECT).update(

@@ -105,18 +105,21 @@ def database_from_url(name: str, url: str) -> dict:
 
 
 def email_from_url(name: str, url: str | None) -> dict:
-    """EMAIL_URL: console://, locmem://, smtp://user:pass@host:port, smtp+tls://..., smtp+ssl://..."""
+    """EMAIL_URL -> Django 6.1's MAILERS["default"].
+
+    console://, locmem://, smtp://user:pass@host:port, smtp+tls://... (STARTTLS), smtp+ssl://...
+    """
     if url is None:
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
     parts = urlsplit(url)
     scheme = parts.scheme
     if scheme == "console":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if scheme == "locmem":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
-    if scheme not in ("smtp", "smtp+tls", "smtp+ssl", "submission"):
+        return {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    if scheme not in ("smtp", "smtp+tls", "smtp+ssl"):
         raise ImproperlyConfigured(
-            f"{name} must start with smtp://, smtp+tls://, smtp+ssl://, console:// or locmem://, got {scheme!r}."
+            f"{name} must start with smtp://, smtp+tls://, smtp+ssl://, console:// or locmem://, got {url!r}."
         )
     if not parts.hostname:
         raise ImproperlyConfigured(f"{name} names no mail host.")
@@ -126,14 +129,16 @@ def email_from_url(name: str, url: str | None) -> dict:
         raise ImproperlyConfigured(f"{name} has an invalid port.") from None
     query = parse_qs(parts.query)
     use_ssl = scheme == "smtp+ssl"
-    use_tls = scheme in ("smtp+tls", "submission") or query.get("tls", [""])[0] in TRUE
+    use_tls = scheme == "smtp+tls" or query.get("tls", [""])[0] in TRUE
     return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": parts.hostname,
-        "EMAIL_PORT": port or (465 if use_ssl else 587 if use_tls else 25),
-        "EMAIL_HOST_USER": unquote(parts.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-        "EMAIL_USE_TLS": use_tls,
-        "EMAIL_USE_SSL": use_ssl,
-        "EMAIL_TIMEOUT": 20,
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": parts.hostname,
+            "port": port or (465 if use_ssl else 587 if use_tls else 25),
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_tls": use_tls,
+            "use_ssl": use_ssl,
+            "timeout": 20,
+        },
     }

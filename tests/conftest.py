@@ -8,6 +8,9 @@ import os
 
 import pytest
 
+# Each fake network module defines its fixtures (fake_<network>, <network>_channel).
+pytest_plugins = ["tests.fakes.mastodon", "tests.fakes.bluesky", "tests.fakes.threads"]
+
 _embedded = None
 
 

@@ -25,6 +25,7 @@ def account_for(channel) -> Account:
         credentials=channel.get_credentials(),
         limits=channel.limits,
         save_credentials=channel.save_credentials,
+        load_credentials=channel.load_credentials,
         lock_key=f"channel:{channel.code}",
     )
 

@@ -75,6 +75,8 @@ class Account:
     limits: dict[str, Any] = field(default_factory=dict)
     # Called with the full new credentials whenever they change (refresh, new session).
     save_credentials: Callable[[dict[str, Any]], None] = lambda values: None
+    # Re-read the stored credentials (another worker may have refreshed them meanwhile).
+    load_credentials: Callable[[], dict[str, Any]] | None = None
     # Stable key for per-account locks (serialising Bluesky session use across workers).
     lock_key: str = ""
 

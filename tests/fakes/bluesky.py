@@ -1,0 +1,1 @@
+"""Fake bluesky server for tests (to be written)."""

@@ -1,0 +1,1 @@
+"""Fake mastodon server for tests (to be written)."""

@@ -1,0 +1,1 @@
+"""Fake threads server for tests (to be written)."""
