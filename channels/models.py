@@ -20,6 +20,36 @@ class ChannelQuerySet(models.QuerySet):
     def for_workspace(self, workspace):
         return self.filter(workspace=workspace)
 
+    def save_connected(self, workspace, account) -> "Channel":
+        """Create the channel for a freshly connected account, or reconnect the existing one.
+
+        `account` is a channels.adapters.base.ConnectedAccount. Reconnecting replaces the
+        credentials (never with empty ones), clears the error and makes the channel active again.
+        """
+        if not account.credentials:
+            raise ValueError("A connected account must come with credentials.")
+        channel = self.filter(
+            workspace=workspace, network=account.network, server_url=account.server_url, remote_id=account.remote_id
+        ).first()
+        if channel is None:
+            channel = Channel(
+                workspace=workspace, network=account.network, server_url=account.server_url,
+                remote_id=account.remote_id,
+            )
+        channel.handle = account.handle
+        channel.display_name = account.display_name or channel.display_name
+        channel.avatar_url = account.avatar_url or channel.avatar_url
+        channel.set_credentials(account.credentials)
+        channel.token_expires = account.token_expires
+        if account.limits:
+            channel.limits = account.limits
+            channel.limits_read = now()
+        if channel.status == Channel.Status.NEEDS_RECONNECT or channel.pk is None:
+            channel.status = Channel.Status.ACTIVE
+        channel.last_error = ""
+        channel.save()
+        return channel
+
 
 class Channel(models.Model):
     """One connected account on one network, owned by a workspace."""
