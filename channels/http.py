@@ -49,7 +49,9 @@ def check_url(url: str) -> str:
         raise UnsafeURL(f"The server {parts.hostname} could not be found. Check the address.") from None
     for info in infos:
         if not _is_public(info[4][0]):
-            raise UnsafeURL(f"The address {parts.hostname} points to a private network, which is not allowed.")
+            raise UnsafeURL(
+                f"The address {parts.hostname} points to a private network, which is not allowed."
+            )
     return url
 
 
@@ -75,8 +77,14 @@ class Fetched:
     content: bytes
 
 
-def fetch(url: str, *, timeout: float = 10.0, max_bytes: int = 2_000_000, max_redirects: int = 5,
-          accept: str = "*/*") -> Fetched:
+def fetch(
+    url: str,
+    *,
+    timeout: float = 10.0,
+    max_bytes: int = 2_000_000,
+    max_redirects: int = 5,
+    accept: str = "*/*",
+) -> Fetched:
     """GET a user-supplied URL through the guard, following redirects by hand so each is checked."""
     current = check_url(url)
     for _ in range(max_redirects + 1):

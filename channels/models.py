@@ -3,7 +3,6 @@ import uuid
 import zoneinfo
 
 from django.db import models
-from django.utils import timezone
 from django.utils.timezone import now
 
 from channels.crypto import EncryptedTextField
@@ -29,11 +28,16 @@ class ChannelQuerySet(models.QuerySet):
         if not account.credentials:
             raise ValueError("A connected account must come with credentials.")
         channel = self.filter(
-            workspace=workspace, network=account.network, server_url=account.server_url, remote_id=account.remote_id
+            workspace=workspace,
+            network=account.network,
+            server_url=account.server_url,
+            remote_id=account.remote_id,
         ).first()
         if channel is None:
             channel = Channel(
-                workspace=workspace, network=account.network, server_url=account.server_url,
+                workspace=workspace,
+                network=account.network,
+                server_url=account.server_url,
                 remote_id=account.remote_id,
             )
         channel.handle = account.handle
@@ -89,7 +93,9 @@ class Channel(models.Model):
             models.UniqueConstraint(
                 fields=["workspace", "network", "server_url", "remote_id"], name="channel_unique_account"
             ),
-            models.CheckConstraint(condition=models.Q(network__in=Network.values), name="channel_network_valid"),
+            models.CheckConstraint(
+                condition=models.Q(network__in=Network.values), name="channel_network_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -129,8 +135,10 @@ class Channel(models.Model):
 
     def mark_needs_reconnect(self, reason: str) -> bool:
         """Returns True if this call changed the status (so the caller notifies once)."""
-        changed = Channel.objects.filter(pk=self.pk).exclude(status=Channel.Status.NEEDS_RECONNECT).update(
-            status=Channel.Status.NEEDS_RECONNECT, last_error=reason[:500], updated=now()
+        changed = (
+            Channel.objects.filter(pk=self.pk)
+            .exclude(status=Channel.Status.NEEDS_RECONNECT)
+            .update(status=Channel.Status.NEEDS_RECONNECT, last_error=reason[:500], updated=now())
         )
         self.status = Channel.Status.NEEDS_RECONNECT
         self.last_error = reason[:500]

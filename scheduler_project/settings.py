@@ -175,6 +175,9 @@ STORAGES = {
     },
 }
 
+# Serve static files from the apps' folders when they were not collected (make run, tests).
+WHITENOISE_USE_FINDERS = not env_bool("STATIC_MANIFEST", not DEBUG)
+
 MAILERS = {"default": email_from_url("EMAIL_URL", env_str("EMAIL_URL"))}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "scheduler@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -187,7 +190,9 @@ SSRF_ALLOW_PRIVATE = env_bool("SSRF_ALLOW_PRIVATE", False)
 
 # Threads (Meta) endpoints and app credentials.
 THREADS_GRAPH_URL = env_url("THREADS_GRAPH_URL", "https://graph.threads.net/v1.0", schemes=("http", "https"))
-THREADS_OAUTH_URL = env_url("THREADS_OAUTH_URL", "https://threads.net/oauth/authorize", schemes=("http", "https"))
+THREADS_OAUTH_URL = env_url(
+    "THREADS_OAUTH_URL", "https://threads.net/oauth/authorize", schemes=("http", "https")
+)
 THREADS_APP_ID = env_str("THREADS_APP_ID", "")
 THREADS_APP_SECRET = env_str("THREADS_APP_SECRET", "")
 
@@ -228,7 +233,9 @@ SECURE_CSP = {
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}.")
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

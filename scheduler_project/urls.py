@@ -20,6 +20,7 @@ class SiteURLPasswordResetView(auth_views.PasswordResetView):
         )
         return super(auth_views.PasswordResetView, self).form_valid(form)
 
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/django_rq/", include("django_rq.urls")),
@@ -33,20 +34,20 @@ urlpatterns = [
         name="password_reset",
     ),
     path(
-        "accounts/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
     ),
     path(
         "accounts/reset/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
-    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path(
-        "accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"
+        "accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"
     ),
-    path(
-        "accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
-    ),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("workspaces.urls")),
     path("", include("channels.urls")),
 ]

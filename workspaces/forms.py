@@ -73,9 +73,10 @@ class InvitedSignupForm(forms.Form):
 
     def clean(self):
         User = get_user_model()
-        if User.objects.filter(username__iexact=self.email).exists() or User.objects.filter(
-            email__iexact=self.email
-        ).exists():
+        if (
+            User.objects.filter(username__iexact=self.email).exists()
+            or User.objects.filter(email__iexact=self.email).exists()
+        ):
             raise forms.ValidationError("An account with this address exists already: sign in to accept.")
         return super().clean()
 

@@ -40,7 +40,14 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
     Role.CONTRIBUTOR: frozenset({Perm.VIEW, Perm.COMPOSE}),
     Role.EDITOR: frozenset({Perm.VIEW, Perm.COMPOSE, Perm.PUBLISH}),
     Role.ADMIN: frozenset(
-        {Perm.VIEW, Perm.COMPOSE, Perm.PUBLISH, Perm.MANAGE_CHANNELS, Perm.MANAGE_MEMBERS, Perm.MANAGE_WORKSPACE}
+        {
+            Perm.VIEW,
+            Perm.COMPOSE,
+            Perm.PUBLISH,
+            Perm.MANAGE_CHANNELS,
+            Perm.MANAGE_MEMBERS,
+            Perm.MANAGE_WORKSPACE,
+        }
     ),
     Role.OWNER: frozenset(Perm.values),
 }
@@ -157,7 +164,8 @@ class Invitation(models.Model):
             return "This invitation has expired. Ask the workspace's admins for a new one."
         if user.email.lower() != self.email.lower():
             return (
-                f"This invitation is for {self.email}, but you are signed in as {user.email or user.username}. "
+                f"This invitation is for {self.email}, but you are signed in as "
+                f"{user.email or user.username}. "
                 "Sign in with the invited address, or ask for an invitation to yours."
             )
         return None
@@ -184,3 +192,6 @@ class UserProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="profile")
     last_workspace = models.ForeignKey(Workspace, models.SET_NULL, null=True, blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"

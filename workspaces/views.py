@@ -87,7 +87,10 @@ def invite(request):
             form.add_error("email", "This person is already a member of the workspace.")
         else:
             invitation = Invitation.objects.create(
-                workspace=request.workspace, email=email, role=form.cleaned_data["role"], invited_by=request.user
+                workspace=request.workspace,
+                email=email,
+                role=form.cleaned_data["role"],
+                invited_by=request.user,
             )
             send_invitation(request, invitation)
             messages.success(request, f"Invitation sent to {email}.")
@@ -140,9 +143,11 @@ def change_role(request, membership_id: int):
     form = RoleForm(request.POST, assignable_roles=assignable)
     if not form.is_valid():
         messages.error(request, "Choose a role you are allowed to give.")
-    elif target.role == Role.OWNER and form.cleaned_data["role"] != Role.OWNER and _owner_count(
-        request.workspace
-    ) == 1:
+    elif (
+        target.role == Role.OWNER
+        and form.cleaned_data["role"] != Role.OWNER
+        and _owner_count(request.workspace) == 1
+    ):
         messages.error(request, "A workspace needs at least one owner: make someone else owner first.")
     else:
         target.role = form.cleaned_data["role"]
@@ -177,8 +182,12 @@ def accept_invitation(request, token: str):
         # A page that says what's wrong even before signing in: expired and used links say so.
         if invitation.revoked or invitation.accepted or invitation.is_expired:
             problem = invitation.problem_for(_Anonymous(invitation.email))
-            return render(request, "workspaces/invitation.html", {"invitation": invitation, "problem": problem},
-                          status=410)
+            return render(
+                request,
+                "workspaces/invitation.html",
+                {"invitation": invitation, "problem": problem},
+                status=410,
+            )
         form = InvitedSignupForm(request.POST or None, email=invitation.email)
         if request.method == "POST" and form.is_valid():
             user = form.save()
@@ -188,8 +197,12 @@ def accept_invitation(request, token: str):
 
     problem = invitation.problem_for(request.user)
     if problem:
-        return render(request, "workspaces/invitation.html", {"invitation": invitation, "problem": problem},
-                      status=410 if invitation.accepted or invitation.revoked or invitation.is_expired else 403)
+        return render(
+            request,
+            "workspaces/invitation.html",
+            {"invitation": invitation, "problem": problem},
+            status=410 if invitation.accepted or invitation.revoked or invitation.is_expired else 403,
+        )
     if request.method == "POST":
         return _accept(request, invitation)
     return render(request, "workspaces/invitation.html", {"invitation": invitation})
@@ -208,7 +221,10 @@ def _accept(request, invitation: Invitation):
         return render(
             request,
             "workspaces/invitation.html",
-            {"invitation": invitation, "problem": "This invitation has already been used. Each link works once."},
+            {
+                "invitation": invitation,
+                "problem": "This invitation has already been used. Each link works once.",
+            },
             status=410,
         )
     messages.success(request, f"Welcome to {invitation.workspace.name}.")
