@@ -1,5 +1,6 @@
 """/healthz: database, Redis and worker heartbeat, as JSON, 503 when something is down."""
 
+import datetime
 import time
 
 from django.conf import settings
@@ -45,7 +46,7 @@ def check_workers() -> dict:
         return {"ok": False, "count": 0, "last_heartbeat": None, "error": "no worker is running"}
     last = max(beats)
     if last.tzinfo is None:
-        last = last.replace(tzinfo=timezone.UTC if hasattr(timezone, "UTC") else None)
+        last = last.replace(tzinfo=datetime.UTC)  # RQ stores UTC
     age = (timezone.now() - last).total_seconds()
     return {
         "ok": age <= settings.WORKER_HEARTBEAT_MAX_AGE,

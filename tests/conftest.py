@@ -27,6 +27,8 @@ def pytest_configure(config):
         url = _embedded.__enter__()
         os.environ["REDIS_URL"] = url  # for worker subprocesses started by tests
     settings.REDIS_URL = url
+    # Hashing five users' passwords per test with PBKDF2 would dominate the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for queue in settings.RQ_QUEUES.values():
         queue["URL"] = url
 

@@ -1,0 +1,127 @@
+import re
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
+
+from workspaces.models import Invitation, Membership, Role
+
+
+def invite(client, cast, email="dana@example.org", role=Role.EDITOR):
+    client.force_login(cast.alice)
+    return client.post(reverse("workspaces:invite", kwargs={"slug": "acme"}), {"email": email, "role": role})
+
+
+def test_it_emails_a_single_use_link(client, cast, mailoutbox):
+    response = invite(client, cast)
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == ["dana@example.org"]
+    link = re.search(r"http://\S+/invite/(\S+)/", message.body)
+    assert link, message.body
+    assert Invitation.objects.get(email="dana@example.org").token == link.group(1)
+
+
+def test_it_lets_a_new_person_sign_up_through_the_link(client, cast):
+    invitation = Invitation.objects.create(
+        workspace=cast.workspace, email="dana@example.org", role=Role.CONTRIBUTOR
+    )
+    url = reverse("workspaces:accept-invitation", args=[invitation.token])
+    page = client.get(url)
+    assert b"dana@example.org" in page.content
+    response = client.post(url, {"name": "Dana", "password": "a-long-enough-passphrase"})
+    assert response.status_code == 302
+    dana = get_user_model().objects.get(email="dana@example.org")
+    assert Membership.objects.get(user=dana, workspace=cast.workspace).role == Role.CONTRIBUTOR
+    # Signed in and can log in again with the email address.
+    client.logout()
+    assert client.login(username="dana@example.org", password="a-long-enough-passphrase")
+
+
+def test_it_keeps_what_was_typed_when_the_password_is_weak(client, cast):
+    invitation = Invitation.objects.create(workspace=cast.workspace, email="dana@example.org")
+    url = reverse("workspaces:accept-invitation", args=[invitation.token])
+    response = client.post(url, {"name": "Dana Scully", "password": "123"})
+    assert response.status_code == 200
+    assert b"Dana Scully" in response.content
+    assert b"too short" in response.content
+    assert not get_user_model().objects.filter(email="dana@example.org").exists()
+
+
+def test_it_adds_an_existing_user_who_accepts(client, cast):
+    invitation = Invitation.objects.create(workspace=cast.other, email="bob@example.org", role=Role.VIEWER)
+    client.force_login(cast.bob)
+    response = client.post(reverse("workspaces:accept-invitation", args=[invitation.token]))
+    assert response.status_code == 302
+    assert Membership.objects.get(user=cast.bob, workspace=cast.other).role == Role.VIEWER
+
+
+def test_it_refuses_a_used_invitation(client, cast):
+    invitation = Invitation.objects.create(workspace=cast.other, email="bob@example.org")
+    client.force_login(cast.bob)
+    client.post(reverse("workspaces:accept-invitation", args=[invitation.token]))
+    Membership.objects.filter(user=cast.bob, workspace=cast.other).delete()
+    response = client.post(reverse("workspaces:accept-invitation", args=[invitation.token]))
+    assert response.status_code == 410
+    assert b"already been used" in response.content
+    assert not Membership.objects.filter(user=cast.bob, workspace=cast.other).exists()
+
+
+def test_it_refuses_an_expired_invitation_even_before_sign_in(client, cast):
+    invitation = Invitation.objects.create(
+        workspace=cast.workspace, email="dana@example.org", expires=timezone.now() - timedelta(minutes=1)
+    )
+    response = client.get(reverse("workspaces:accept-invitation", args=[invitation.token]))
+    assert response.status_code == 410
+    assert b"expired" in response.content
+    response = client.post(
+        reverse("workspaces:accept-invitation", args=[invitation.token]),
+        {"password": "a-long-enough-passphrase"},
+    )
+    assert response.status_code == 410
+    assert not get_user_model().objects.filter(email="dana@example.org").exists()
+
+
+def test_it_refuses_the_wrong_user(client, cast):
+    invitation = Invitation.objects.create(workspace=cast.other, email="someone@example.org")
+    client.force_login(cast.bob)
+    response = client.post(reverse("workspaces:accept-invitation", args=[invitation.token]))
+    assert response.status_code == 403
+    assert b"This invitation is for someone@example.org" in response.content
+    assert not Membership.objects.filter(user=cast.bob, workspace=cast.other).exists()
+    assert Invitation.objects.get(pk=invitation.pk).accepted is None
+
+
+def test_it_refuses_a_withdrawn_invitation(client, cast):
+    invitation = Invitation.objects.create(workspace=cast.workspace, email="dana@example.org")
+    client.force_login(cast.alice)
+    client.post(
+        reverse("workspaces:revoke-invitation", kwargs={"slug": "acme", "invitation_id": invitation.pk})
+    )
+    client.logout()
+    response = client.get(reverse("workspaces:accept-invitation", args=[invitation.token]))
+    assert response.status_code == 410
+    assert b"withdrawn" in response.content
+
+
+def test_it_404s_an_unknown_token(client, db):
+    assert client.get(reverse("workspaces:accept-invitation", args=["nope"])).status_code == 404
+
+
+def test_it_shows_the_invite_form_error_beside_the_field(client, cast):
+    response = invite(client, cast, email="not-an-email")
+    assert response.status_code == 400
+    assert b"Enter a valid email address" in response.content
+    assert b"not-an-email" in response.content
+
+
+def test_it_does_not_let_an_admin_create_owners(client, cast):
+    Membership.objects.filter(user=cast.bob, workspace=cast.workspace).update(role=Role.ADMIN)
+    client.force_login(cast.bob)
+    response = client.post(
+        reverse("workspaces:invite", kwargs={"slug": "acme"}), {"email": "x@example.org", "role": Role.OWNER}
+    )
+    assert response.status_code == 400
+    assert not Invitation.objects.filter(email="x@example.org").exists()
