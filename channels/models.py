@@ -82,6 +82,8 @@ class Channel(models.Model):
     limits = models.JSONField(default=dict, blank=True)
     limits_read = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # After a rate limit: the dispatcher hands out nothing for this channel before this time.
+    rate_limited_until = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=now)
     updated = models.DateTimeField(auto_now=True)
 

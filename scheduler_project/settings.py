@@ -201,6 +201,15 @@ BLUESKY_MAX_BLOB_BYTES = env_int("BLUESKY_MAX_BLOB_BYTES", 1_000_000, minimum=10
 
 # Publishing engine.
 PUBLISH_MAX_ATTEMPTS = env_int("PUBLISH_MAX_ATTEMPTS", 6, minimum=1)
+# First retry delay in seconds; each further retry waits four times longer (capped at an hour), +-20%.
+PUBLISH_RETRY_BASE = env_float("PUBLISH_RETRY_BASE", 30.0, minimum=0.0)
+# How often the dispatcher looks for due deliveries, and how long a handed-out delivery may wait in
+# Redis or stay "publishing" before the sweeper assumes its job or worker was lost.
+DISPATCH_INTERVAL = env_float("DISPATCH_INTERVAL", 0.25, minimum=0.01)
+PUBLISH_JOB_TIMEOUT = env_int("PUBLISH_JOB_TIMEOUT", 300, minimum=10)
+SWEEP_QUEUED_AFTER = env_int("SWEEP_QUEUED_AFTER", 60, minimum=1)
+# Metrics are refreshed hourly for posts published in the last this many days.
+METRICS_DAYS = env_int("METRICS_DAYS", 7, minimum=1)
 NETWORK_TIMEOUT = env_float("NETWORK_TIMEOUT", 30.0, minimum=1.0)
 # A worker heartbeat older than this marks the worker as down on /healthz.
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120, minimum=10)

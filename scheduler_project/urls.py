@@ -50,6 +50,7 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("workspaces.urls")),
     path("", include("channels.urls")),
+    path("", include("posts.urls")),
 ]
 
 if settings.DEBUG:

@@ -56,4 +56,11 @@ def require(request, perm: str) -> None:
 def get_for_workspace(queryset_or_model, workspace: Workspace, **lookup):
     """Load one object of this workspace, or 404 (never 403: that would confirm it exists elsewhere)."""
     queryset = getattr(queryset_or_model, "objects", queryset_or_model)
-    return get_object_or_404(queryset.filter(workspace=workspace), **lookup)
+    model = queryset.model
+    if any(f.name == "workspace" for f in model._meta.get_fields()):
+        scoped = queryset.filter(workspace=workspace)
+    elif any(f.name == "post" for f in model._meta.get_fields()):
+        scoped = queryset.filter(post__workspace=workspace)
+    else:
+        scoped = queryset.filter(channel__workspace=workspace)
+    return get_object_or_404(scoped, **lookup)

@@ -1,0 +1,252 @@
+"""Create, schedule and approve posts: the one implementation behind the dashboard and the API.
+
+`compose()` validates the post for every chosen channel through the adapters, then writes the
+post, its parts, media links and one delivery per channel in one transaction, so a post that
+cannot go out on one of its channels is refused whole and nothing is half-created.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils.timezone import now
+
+from channels.adapters.base import PartContent, PostOptions, Validation
+from channels.models import Channel
+from posts import scheduling
+from posts.models import Comment, Delivery, Media, Post, PostPart
+from workspaces.models import Perm
+
+
+class PostInvalid(Exception):
+    """Refused with reasons: `errors` maps a field ("text", "channels", "scheduled_at", "channel:<code>",
+    "part:<n>", "media") to a list of sentences."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(m for msgs in errors.values() for m in msgs))
+        self.errors = errors
+
+
+@dataclass
+class Draft:
+    """What the composer or an API client sends."""
+
+    parts: list[str]
+    channels: list[Channel]
+    mode: str = Post.Mode.DRAFT
+    scheduled_at: datetime | None = None  # aware, for mode "at"
+    options: dict = field(default_factory=dict)
+    overrides: dict[str, list[str | None]] = field(default_factory=dict)  # channel code -> text per part
+    media: dict[int, list[Media]] = field(default_factory=dict)  # part index -> media in order
+
+
+def needs_approval(membership, workspace) -> bool:
+    """Contributors always submit for approval; with the workspace setting on, editors do too."""
+    if not membership.can(Perm.PUBLISH):
+        return True
+    return workspace.require_approval and not membership.can(Perm.MANAGE_WORKSPACE)
+
+
+def part_contents(draft: Draft, channel: Channel) -> list[PartContent]:
+    overrides = draft.overrides.get(str(channel.code), [])
+    contents = []
+    for index, text in enumerate(draft.parts):
+        if index < len(overrides) and overrides[index] is not None:
+            text = overrides[index]
+        items = [m.as_item(public_url="https://public.invalid/") for m in draft.media.get(index, [])]
+        contents.append(PartContent(text=text, media=items))
+    return contents
+
+
+def post_options(draft: Draft) -> PostOptions:
+    known = set(PostOptions.__dataclass_fields__)
+    return PostOptions(**{k: v for k, v in draft.options.items() if k in known})
+
+
+def validate(draft: Draft, workspace) -> tuple[dict[str, list[str]], dict[str, Validation]]:
+    """Errors by field, and each channel's full validation (counters and warnings) by channel code."""
+    errors: dict[str, list[str]] = {}
+    results: dict[str, Validation] = {}
+    if not draft.channels:
+        errors.setdefault("channels", []).append("Choose at least one channel.")
+    if not draft.parts or all(not t.strip() for t in draft.parts) and not any(draft.media.values()):
+        errors.setdefault("text", []).append("Write something to post.")
+    if workspace.require_alt_text:
+        for index, items in draft.media.items():
+            if any(not m.alt_text.strip() for m in items):
+                errors.setdefault("media", []).append(
+                    f"Part {index + 1}: every image needs alt text in this workspace."
+                )
+    options = post_options(draft)
+    for channel in draft.channels:
+        result = channel.adapter().validate(part_contents(draft, channel), options)
+        results[str(channel.code)] = result
+        for problem in result.errors:
+            where = f" (part {problem.part + 1})" if problem.part is not None and len(draft.parts) > 1 else ""
+            errors.setdefault(f"channel:{channel.code}", []).append(f"{channel}{where}: {problem.message}")
+    return errors, results
+
+
+def _check_schedule(draft: Draft, errors: dict) -> None:
+    if draft.mode == Post.Mode.AT:
+        if draft.scheduled_at is None:
+            errors.setdefault("scheduled_at", []).append("Choose a date and time.")
+        elif draft.scheduled_at < now() - timedelta(minutes=1):
+            errors.setdefault("scheduled_at", []).append("That time has passed: choose a time in the future.")
+    for channel in draft.channels:
+        if draft.mode == Post.Mode.DRAFT:
+            continue
+        if channel.status == Channel.Status.NEEDS_RECONNECT:
+            errors.setdefault("channels", []).append(
+                f"{channel} needs reconnecting before posts can be scheduled."
+            )
+        elif channel.status == Channel.Status.PAUSED and draft.mode in (Post.Mode.QUEUE, Post.Mode.NOW):
+            errors.setdefault("channels", []).append(f"{channel}'s queue is paused: resume it first.")
+        elif draft.mode == Post.Mode.QUEUE and not channel.slots.exists():
+            errors.setdefault("channels", []).append(
+                f"{channel} has no posting times yet: set its schedule, or pick a date and time."
+            )
+
+
+def compose(*, workspace, membership, draft: Draft, post: Post | None = None) -> Post:
+    """Create (or replace the content of) a post and schedule it as `draft.mode` says."""
+    errors, _ = (
+        validate(draft, workspace) if draft.mode != Post.Mode.DRAFT else _draft_checks(draft, workspace)
+    )
+    _check_schedule(draft, errors)
+    if errors:
+        raise PostInvalid(errors)
+    approval = draft.mode != Post.Mode.DRAFT and needs_approval(membership, workspace)
+    with transaction.atomic():
+        if post is None:
+            post = Post(workspace=workspace, author=membership.user)
+        else:
+            if post.deliveries.filter(
+                status__in=[Delivery.Status.PUBLISHING, Delivery.Status.QUEUED, Delivery.Status.PUBLISHED]
+            ).exists():
+                raise PostInvalid(
+                    {"post": ["This post is being published or was published: it can't be changed."]}
+                )
+            post.deliveries.all().delete()
+            Media.objects.filter(part__post=post).update(part=None)
+            post.parts.all().delete()
+        post.mode = draft.mode
+        post.scheduled_at = draft.scheduled_at if draft.mode == Post.Mode.AT else None
+        post.options = {k: v for k, v in draft.options.items() if k in PostOptions.__dataclass_fields__}
+        post.status = Post.Status.PENDING_APPROVAL if approval else Post.Status.DRAFT
+        post.approved_by = None
+        post.approved_at = None
+        post.save()
+        for index, text in enumerate(draft.parts):
+            part = PostPart.objects.create(post=post, index=index, text=text)
+            for position, media in enumerate(draft.media.get(index, [])):
+                Media.objects.filter(pk=media.pk, workspace=workspace).update(part=part, position=position)
+        for channel in draft.channels:
+            overrides = draft.overrides.get(str(channel.code), [])
+            Delivery.objects.create(post=post, channel=channel, text_overrides=overrides)
+        if draft.mode != Post.Mode.DRAFT and not approval:
+            schedule(post)
+    return post
+
+
+def _draft_checks(draft: Draft, workspace):
+    """Drafts may be incomplete or too long; they only need something in them."""
+    errors = {}
+    if not any(t.strip() for t in draft.parts) and not any(draft.media.values()):
+        errors["text"] = ["Write something to save."]
+    return errors, {}
+
+
+def schedule(post: Post) -> None:
+    """Give every delivery of an approved (or approval-free) post its time, per the post's mode."""
+    at = now()
+    with transaction.atomic():
+        for delivery in post.deliveries.select_related("channel", "channel__workspace").select_for_update():
+            if post.mode == Post.Mode.NOW:
+                when, in_queue = at, False
+            elif post.mode == Post.Mode.AT:
+                when, in_queue = max(post.scheduled_at, at), False
+            else:
+                slots = scheduling.next_free_slots(delivery.channel, 1, after=at)
+                if not slots:
+                    raise PostInvalid({"channels": [f"{delivery.channel} has no posting times yet."]})
+                when, in_queue = slots[0], True
+            delivery.status = Delivery.Status.SCHEDULED
+            delivery.scheduled_for = when
+            delivery.next_attempt_at = when
+            delivery.in_queue = in_queue
+            delivery.last_error = ""
+            delivery.save(
+                update_fields=[
+                    "status",
+                    "scheduled_for",
+                    "next_attempt_at",
+                    "in_queue",
+                    "last_error",
+                    "updated",
+                ]
+            )
+        Post.objects.filter(pk=post.pk).update(status=Post.Status.SCHEDULED, updated=at)
+        post.status = Post.Status.SCHEDULED
+    post.refresh_status()
+
+
+def approve(post: Post, membership) -> None:
+    if post.status != Post.Status.PENDING_APPROVAL:
+        raise PostInvalid({"post": ["This post is not waiting for approval."]})
+    if (
+        post.author_id == membership.user_id
+        and post.workspace.require_approval
+        and not membership.can(Perm.MANAGE_WORKSPACE)
+    ):
+        raise PostInvalid({"post": ["Someone else must approve your post."]})
+    if post.mode == Post.Mode.AT and post.scheduled_at and post.scheduled_at < now() - timedelta(minutes=1):
+        raise PostInvalid({"scheduled_at": ["Its time has passed: edit the post and pick a new time."]})
+    with transaction.atomic():
+        post.approved_by = membership.user
+        post.approved_at = now()
+        post.status = Post.Status.SCHEDULED
+        post.save(update_fields=["approved_by", "approved_at", "status", "updated"])
+        Comment.objects.create(post=post, author=membership.user, kind=Comment.Kind.APPROVED)
+        schedule(post)
+
+
+def send_back(post: Post, membership, comment: str) -> None:
+    if post.status != Post.Status.PENDING_APPROVAL:
+        raise PostInvalid({"post": ["This post is not waiting for approval."]})
+    if not comment.strip():
+        raise PostInvalid({"comment": ["Say what should change."]})
+    with transaction.atomic():
+        Post.objects.filter(pk=post.pk).update(status=Post.Status.DRAFT, updated=now())
+        post.status = Post.Status.DRAFT
+        Comment.objects.create(
+            post=post, author=membership.user, kind=Comment.Kind.CHANGES_REQUESTED, text=comment.strip()
+        )
+
+
+def retry(delivery: Delivery) -> None:
+    """A failed or stuck delivery goes out again now (the user decided)."""
+    if delivery.status not in (Delivery.Status.FAILED, Delivery.Status.NEEDS_ATTENTION, Delivery.Status.HELD):
+        raise PostInvalid({"delivery": ["Only failed or held deliveries can be retried."]})
+    if delivery.channel.status == Channel.Status.NEEDS_RECONNECT:
+        raise PostInvalid({"delivery": [f"Reconnect {delivery.channel} first."]})
+    at = now()
+    Delivery.objects.filter(pk=delivery.pk, status=delivery.status).update(
+        status=Delivery.Status.SCHEDULED, next_attempt_at=at, attempts=0, last_error="", updated=at
+    )
+    Post.objects.filter(pk=delivery.post_id).update(status=Post.Status.SCHEDULED)
+    delivery.post.refresh_status()
+
+
+def cancel(post: Post) -> None:
+    """Unschedule: back to draft. Refused once any delivery is out or going out."""
+    with transaction.atomic():
+        busy = post.deliveries.select_for_update().filter(
+            status__in=[Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED]
+        )
+        if busy.exists():
+            raise PostInvalid(
+                {"post": ["Part of this post is out or going out now; it can't be unscheduled."]}
+            )
+        post.deliveries.update(status=Delivery.Status.DRAFT, in_queue=False, updated=now())
+        Post.objects.filter(pk=post.pk).update(status=Post.Status.DRAFT, mode=Post.Mode.DRAFT, updated=now())

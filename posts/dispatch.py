@@ -1,0 +1,194 @@
+"""The dispatcher: hands due deliveries to RQ, sweeps up lost work, runs periodic tasks.
+
+Safe to run on several machines at once: due rows are claimed with row locks (SKIP LOCKED on
+PostgreSQL; SQLite's IMMEDIATE transactions serialise writers), the sweeper's changes are
+conditional updates, and each periodic task is claimed through a PeriodicRun row.
+"""
+
+import logging
+import os
+import signal
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+
+import django_rq
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils.timezone import now
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from posts.models import Delivery, DeliveryAttempt, Heartbeat, PeriodicRun
+
+log = logging.getLogger(__name__)
+S = Delivery.Status
+QUEUE = "default"
+
+
+def job_id(delivery_id: int, dispatched_at: datetime) -> str:
+    """Derived from the row, so the sweeper can find the job without storing Redis state in the database."""
+    return f"publish-{delivery_id}-{int(dispatched_at.timestamp() * 1000)}"
+
+
+def enqueue(items: list[tuple[int, datetime]]) -> None:
+    from posts.jobs import publish_delivery
+
+    if not items:
+        return
+    queue = django_rq.get_queue(QUEUE)
+    jobs = [
+        Queue.prepare_data(
+            publish_delivery,
+            args=(delivery_id,),
+            job_id=job_id(delivery_id, dispatched_at),
+            timeout=settings.PUBLISH_JOB_TIMEOUT,
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+        )
+        for delivery_id, dispatched_at in items
+    ]
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue_many(jobs, pipeline=pipe)
+        pipe.execute()
+
+
+def dispatch_due(limit: int = 500) -> int:
+    """Claim due deliveries (SCHEDULED -> QUEUED) and enqueue a job for each, after commit."""
+    at = now()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.due(at)
+            .order_by("next_attempt_at")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
+        Delivery.objects.filter(pk__in=ids, status=S.SCHEDULED).update(
+            status=S.QUEUED, dispatched_at=at, updated=at
+        )
+        transaction.on_commit(lambda: enqueue([(pk, at) for pk in ids]))
+    return len(ids)
+
+
+def _job_alive(connection, jid: str) -> bool:
+    try:
+        status = Job.fetch(jid, connection=connection).get_status()
+    except NoSuchJobError:
+        return False
+    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+def sweep(at: datetime | None = None) -> dict[str, int]:
+    """Find work that was lost and put it back on track.
+
+    - QUEUED for a while but its job is gone from Redis (flushed, lost): enqueue it again.
+    - PUBLISHING long past the job timeout: its worker died. Back to SCHEDULED; the next attempt
+      asks the network whether the interrupted part went out before sending it again.
+    - HELD on a channel that is active again (reconnected): schedule it.
+    """
+    at = at or now()
+    counts = {"requeued": 0, "recovered": 0, "released": 0}
+    connection = django_rq.get_connection(QUEUE)
+    stale_queued = Delivery.objects.filter(
+        status=S.QUEUED, dispatched_at__lt=at - timedelta(seconds=settings.SWEEP_QUEUED_AFTER)
+    ).values_list("pk", "dispatched_at")[:1000]
+    requeue = []
+    for pk, dispatched_at in stale_queued:
+        if _job_alive(connection, job_id(pk, dispatched_at)):
+            continue
+        if Delivery.objects.filter(pk=pk, status=S.QUEUED, dispatched_at=dispatched_at).update(
+            dispatched_at=at
+        ):
+            requeue.append((pk, at))
+    enqueue(requeue)
+    counts["requeued"] = len(requeue)
+
+    cutoff = at - timedelta(seconds=settings.PUBLISH_JOB_TIMEOUT + 30)
+    for pk, claim in Delivery.objects.filter(status=S.PUBLISHING, claimed_at__lt=cutoff).values_list(
+        "pk", "claim"
+    ):
+        if Delivery.objects.filter(pk=pk, status=S.PUBLISHING, claim=claim).update(
+            status=S.SCHEDULED,
+            claim=None,
+            next_attempt_at=at,
+            updated=at,
+            last_error="The worker stopped while publishing; checking the network before trying again.",
+        ):
+            DeliveryAttempt.objects.filter(delivery_id=pk, finished=None).update(
+                finished=at,
+                outcome=DeliveryAttempt.Outcome.RECOVERED,
+                message="The worker stopped during this attempt.",
+            )
+            counts["recovered"] += 1
+
+    counts["released"] = Delivery.objects.filter(status=S.HELD, channel__status="active").update(
+        status=S.SCHEDULED, next_attempt_at=at, last_error="", updated=at
+    )
+    if any(counts.values()):
+        log.info("sweep: %s", counts)
+    return counts
+
+
+def claim_periodic(name: str, every: timedelta, at: datetime | None = None) -> bool:
+    """True for exactly one caller per period, across processes and machines."""
+    at = at or now()
+    PeriodicRun.objects.get_or_create(name=name, defaults={"last_run": datetime(2000, 1, 1, tzinfo=UTC)})
+    return bool(PeriodicRun.objects.filter(name=name, last_run__lte=at - every).update(last_run=at))
+
+
+def beat(name: str, kind: str = "dispatcher") -> None:
+    Heartbeat.objects.update_or_create(name=name, defaults={"kind": kind, "beat": now()})
+
+
+PERIODIC = [
+    # (name, period, dotted job path): enqueued to RQ, run by a worker.
+    ("refresh-metrics", timedelta(hours=1), "posts.jobs.refresh_metrics"),
+    ("refresh-threads-tokens", timedelta(hours=6), "posts.jobs.refresh_threads_tokens"),
+]
+
+
+class Dispatcher:
+    def __init__(self, interval: float | None = None, sweep_every: float = 15.0):
+        self.interval = interval or settings.DISPATCH_INTERVAL
+        self.sweep_every = sweep_every
+        self.name = f"dispatcher@{socket.gethostname()}:{os.getpid()}"
+        self.stopping = False
+
+    def stop(self, *args) -> None:
+        self.stopping = True
+
+    def tick(self) -> int:
+        dispatched = dispatch_due()
+        if claim_periodic("sweep", timedelta(seconds=self.sweep_every)):
+            sweep()
+        for name, every, path in PERIODIC:
+            if claim_periodic(name, every):
+                django_rq.get_queue(QUEUE).enqueue(path, job_timeout=3600)
+        return dispatched
+
+    def run(self, max_seconds: float | None = None) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        started = time.monotonic()
+        last_beat = 0.0
+        log.info("%s started (every %.2fs)", self.name, self.interval)
+        while not self.stopping:
+            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                break
+            try:
+                if time.monotonic() - last_beat > 5:
+                    beat(self.name)
+                    last_beat = time.monotonic()
+                dispatched = self.tick()
+            except Exception:
+                # Database restarting, Redis away: log, wait, carry on; the record is in the database.
+                log.exception("dispatcher tick failed; retrying")
+                close_old_connections()
+                time.sleep(min(5.0, self.interval * 10))
+                continue
+            if not dispatched:
+                time.sleep(self.interval)
+        log.info("%s stopped", self.name)

@@ -1,0 +1,21 @@
+"""RQ jobs: plain functions taking ids, each handing off to a module that does the work."""
+
+from posts import dispatch, metrics, publishing
+
+
+def publish_delivery(delivery_id: int) -> str:
+    return publishing.publish(delivery_id)
+
+
+def sweep() -> dict:
+    return dispatch.sweep()
+
+
+def refresh_metrics() -> dict:
+    return metrics.refresh_recent()
+
+
+def refresh_threads_tokens() -> dict:
+    from channels.jobs import refresh_threads_tokens as refresh
+
+    return refresh()

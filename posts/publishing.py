@@ -1,0 +1,212 @@
+"""Publishing one delivery: claim it, publish its parts in order through the adapter, record the outcome.
+
+Every state change is a conditional update on the delivery's current status and claim, so a
+duplicated job, a second worker or a sweeper racing a slow worker can never publish twice: the
+loser's update matches no row and it stops.
+"""
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils.timezone import now
+
+from channels.adapters.base import (
+    AuthorizationLost,
+    ContentRejected,
+    OutcomeUnknown,
+    PartRequest,
+    RemoteRef,
+    TransientError,
+)
+from channels.models import Channel
+from posts import notify
+from posts.models import Delivery, DeliveryAttempt
+
+log = logging.getLogger(__name__)
+S = Delivery.Status
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry number `attempt` (1-based): 30 s, 2 min, 8 min, ... capped at 1 h, with jitter."""
+    base = min(settings.PUBLISH_RETRY_BASE * (4 ** (attempt - 1)), 3600)
+    return base * random.uniform(0.8, 1.2)
+
+
+class LostClaim(Exception):
+    """Another worker or the sweeper took this delivery over; stop without touching it."""
+
+
+def claim(delivery_id: int) -> tuple[Delivery, uuid.UUID] | None:
+    token = uuid.uuid4()
+    at = now()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status__in=[S.QUEUED, S.SCHEDULED], next_attempt_at__lte=at + timedelta(seconds=5)
+    ).update(status=S.PUBLISHING, claim=token, claimed_at=at, attempts=F("attempts") + 1, updated=at)
+    if not claimed:
+        return None
+    delivery = Delivery.objects.select_related("post", "channel", "channel__workspace").get(pk=delivery_id)
+    return delivery, token
+
+
+def _update(delivery: Delivery, token, **fields) -> None:
+    """Write to a delivery we hold; raise LostClaim if we no longer do."""
+    fields.setdefault("updated", now())
+    if not Delivery.objects.filter(pk=delivery.pk, claim=token, status=S.PUBLISHING).update(**fields):
+        raise LostClaim
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+
+
+def publish(delivery_id: int) -> str:
+    """Publish a delivery handed out by the dispatcher. Returns what happened, for logs and tests."""
+    claimed = claim(delivery_id)
+    if claimed is None:
+        return "not-claimed"
+    delivery, token = claimed
+    channel = delivery.channel
+    if channel.status == Channel.Status.NEEDS_RECONNECT:
+        _release(
+            delivery, token, status=S.HELD, error="The channel needs reconnecting before this can go out."
+        )
+        return "held"
+    if channel.status == Channel.Status.PAUSED:
+        _release(delivery, token, status=S.SCHEDULED, next_attempt_at=delivery.scheduled_for, error="")
+        return "paused"
+
+    attempt = DeliveryAttempt.objects.create(
+        delivery=delivery, number=delivery.attempts, outcome=DeliveryAttempt.Outcome.ERROR
+    )
+    try:
+        outcome = _publish_parts(delivery, token, attempt)
+    except LostClaim:
+        attempt.delete()
+        log.warning("delivery %s: claim lost mid-publish; another process owns it now", delivery.pk)
+        return "lost-claim"
+    except TransientError as exc:
+        outcome = _retry_or_give_up(delivery, token, attempt, exc)
+    except ContentRejected as exc:
+        _finish(delivery, token, attempt, S.FAILED, DeliveryAttempt.Outcome.REJECTED, exc.message)
+        notify.delivery_failed(delivery)
+        outcome = "failed"
+    except AuthorizationLost as exc:
+        _finish(delivery, token, attempt, S.HELD, DeliveryAttempt.Outcome.AUTH_LOST, exc.message)
+        if channel.mark_needs_reconnect(exc.message):
+            notify.channel_needs_reconnect(channel)
+        outcome = "held"
+    except OutcomeUnknown as exc:
+        _finish(delivery, token, attempt, S.NEEDS_ATTENTION, DeliveryAttempt.Outcome.UNKNOWN, exc.message)
+        notify.delivery_failed(delivery)
+        outcome = "needs-attention"
+    except Exception:
+        # A bug. The post may or may not be out, so don't guess: stop and show it, and let the error
+        # reach the logs and RQ's failed-job registry.
+        message = "An unexpected error stopped this delivery. Check the post on the network before retrying."
+        try:
+            _finish(delivery, token, attempt, S.NEEDS_ATTENTION, DeliveryAttempt.Outcome.ERROR, message)
+            notify.delivery_failed(delivery)
+        except LostClaim:
+            pass
+        raise
+    delivery.post.refresh_status()
+    return outcome
+
+
+def _publish_parts(delivery: Delivery, token, attempt: DeliveryAttempt) -> str:
+    adapter = delivery.channel.adapter()
+    parts = delivery.part_contents()
+    options = delivery.post.post_options()
+    published = delivery.published_refs()
+    for index in range(len(published), len(parts)):
+        attempt.part = index
+        state = dict(delivery.part_state.get(str(index), {}))
+
+        def checkpoint(new_state, index=index):
+            merged = {**delivery.part_state.get(str(index), {}), **new_state}
+            _update(delivery, token, part_state={**delivery.part_state, str(index): merged})
+
+        request = PartRequest(
+            key=f"{delivery.code}:{index}",
+            index=index,
+            part=parts[index],
+            options=options,
+            reply_to=published[-1] if published else None,
+            root=published[0] if published else None,
+            state=state,
+            checkpoint=checkpoint,
+        )
+        ref = None
+        if state.get("started"):
+            # An earlier attempt got this far: ask the network whether it went out before sending again.
+            ref = adapter.find_published(request)
+        if ref is None:
+            checkpoint({"started": now().isoformat()})
+            request.state = dict(delivery.part_state.get(str(index), {}))
+            ref = adapter.publish_part(request)
+        published.append(ref)
+        _update(delivery, token, remote_parts=[r.as_dict() for r in published])
+    first: RemoteRef = published[0]
+    _finish(
+        delivery,
+        token,
+        attempt,
+        S.PUBLISHED,
+        DeliveryAttempt.Outcome.PUBLISHED,
+        "",
+        published_at=now(),
+        remote_url=first.url,
+    )
+    return "published"
+
+
+def _retry_or_give_up(delivery, token, attempt, exc: TransientError) -> str:
+    if exc.retry_after and exc.retry_after > 60:
+        # A rate limit or an outage of the whole account: hold the channel's other posts back too.
+        Channel.objects.filter(pk=delivery.channel_id).update(
+            rate_limited_until=now() + timedelta(seconds=exc.retry_after)
+        )
+    if delivery.attempts >= settings.PUBLISH_MAX_ATTEMPTS:
+        message = f"Gave up after {delivery.attempts} attempts. Last error: {exc.message}"
+        _finish(delivery, token, attempt, S.FAILED, DeliveryAttempt.Outcome.GAVE_UP, message)
+        notify.delivery_failed(delivery)
+        return "failed"
+    delay = max(exc.retry_after or 0, backoff(delivery.attempts))
+    _finish(
+        delivery,
+        token,
+        attempt,
+        S.SCHEDULED,
+        DeliveryAttempt.Outcome.RETRY,
+        f"{exc.message} Trying again in {_human(delay)}.",
+        next_attempt_at=now() + timedelta(seconds=delay),
+    )
+    return "retry"
+
+
+def _human(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600)} hours"
+
+
+def _finish(delivery, token, attempt, status, outcome, message, **fields) -> None:
+    with transaction.atomic():
+        _update(delivery, token, status=status, last_error=message[:1000], claim=None, **fields)
+        attempt.outcome = outcome
+        attempt.message = message[:1000]
+        attempt.finished = now()
+        attempt.save()
+
+
+def _release(delivery, token, *, status, error: str, **fields) -> None:
+    """Give back a claimed delivery without an attempt (channel paused or disconnected)."""
+    _update(
+        delivery, token, status=status, last_error=error, claim=None, attempts=F("attempts") - 1, **fields
+    )
+    delivery.post.refresh_status()

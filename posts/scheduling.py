@@ -1,0 +1,128 @@
+"""Time: local wall times to UTC instants, posting slots, and the queue.
+
+The database stores UTC. A posting slot is (weekday, local time) in the channel's zone and is
+resolved per occurrence, so 09:00 stays 09:00 across DST. A wall time that does not exist (spring
+forward) moves to the next valid instant; an ambiguous one (fall back) takes the first occurrence.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils.timezone import now
+
+from posts.models import Delivery, PostingSlot
+
+
+def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
+    return instant.astimezone(tz).replace(tzinfo=None)
+
+
+def resolve_local(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of the wall time `day at` in `tz`."""
+    wall = datetime.combine(day, at.replace(tzinfo=None, fold=0))
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if _wall(first, tz) == wall:
+        return first  # exists; for an ambiguous time fold=0 is the first occurrence
+    # In a gap: the next valid instant is the transition itself, which lies between the instants the
+    # two fold readings give. Find it to the second (transitions fall on whole seconds).
+    low, high = sorted(
+        (int(wall.replace(tzinfo=tz, fold=1).timestamp()), int(wall.replace(tzinfo=tz, fold=0).timestamp()))
+    )
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _wall(datetime.fromtimestamp(middle, UTC), tz) > wall:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+def local_to_utc(naive: datetime, tz: ZoneInfo) -> datetime:
+    """A naive wall datetime typed by a user in `tz` -> aware UTC."""
+    return resolve_local(naive.date(), naive.time(), tz)
+
+
+def slot_times(slots: list[tuple[int, time]], tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
+    """Every occurrence of the weekly slots strictly after `after`, in time order, as UTC instants."""
+    if not slots:
+        return
+    by_weekday: dict[int, list[time]] = {}
+    for weekday, at in slots:
+        by_weekday.setdefault(weekday, []).append(at)
+    for times in by_weekday.values():
+        times.sort()
+    day = _wall(after, tz).date() - timedelta(days=1)  # a slot late yesterday can resolve after `after`
+    while True:
+        for at in by_weekday.get(day.weekday(), ()):
+            instant = resolve_local(day, at, tz)
+            if instant > after:
+                yield instant
+        day += timedelta(days=1)
+
+
+def channel_slots(channel) -> list[tuple[int, time]]:
+    return list(PostingSlot.objects.filter(channel=channel).values_list("weekday", "time"))
+
+
+def next_free_slots(channel, count: int = 1, after: datetime | None = None, exclude_ids=()) -> list[datetime]:
+    """The next `count` slot instants of the channel not taken by another active delivery."""
+    after = after or now()
+    slots = channel_slots(channel)
+    if not slots:
+        return []
+    taken = set(
+        Delivery.objects.filter(channel=channel, scheduled_for__gt=after, status__in=Delivery.ACTIVE_STATUSES)
+        .exclude(pk__in=exclude_ids)
+        .values_list("scheduled_for", flat=True)
+    )
+    free = []
+    for instant in slot_times(slots, channel.tz, after):
+        if instant not in taken:
+            free.append(instant)
+            if len(free) == count:
+                break
+    return free
+
+
+class NoSlots(Exception):
+    """The channel has no posting schedule, so "add to queue" has nowhere to go."""
+
+
+def reslot_queue(channel, after: datetime | None = None) -> int:
+    """Give the channel's queued posts the next free slots again, keeping their order.
+
+    Only posts placed by the queue and not yet handed to a worker move; published, publishing and
+    posts scheduled at a fixed time keep their times. Returns how many moved.
+    """
+    after = after or now()
+    with transaction.atomic():
+        queued = list(Delivery.objects.in_queue(channel).select_for_update())
+        ids = [d.pk for d in queued]
+        times = next_free_slots(channel, len(queued), after=after, exclude_ids=ids) if queued else []
+        if queued and len(times) < len(queued):
+            raise NoSlots("This channel has no posting times: add some before queueing posts.")
+        moved = 0
+        for delivery, instant in zip(queued, times, strict=True):
+            if delivery.scheduled_for != instant:
+                Delivery.objects.filter(
+                    pk=delivery.pk, status__in=[Delivery.Status.SCHEDULED, Delivery.Status.HELD]
+                ).update(scheduled_for=instant, next_attempt_at=instant, updated=now())
+                moved += 1
+    return moved
+
+
+def move_in_queue(delivery, position: int) -> None:
+    """Move a queued delivery to `position` (0 = top); the queue's slot times stay, the order changes."""
+    with transaction.atomic():
+        queued = list(Delivery.objects.in_queue(delivery.channel).select_for_update())
+        times = [d.scheduled_for for d in queued]
+        order = [d for d in queued if d.pk != delivery.pk]
+        position = max(0, min(position, len(order)))
+        order.insert(position, next(d for d in queued if d.pk == delivery.pk))
+        for item, instant in zip(order, times, strict=True):
+            if item.scheduled_for != instant:
+                Delivery.objects.filter(pk=item.pk).update(
+                    scheduled_for=instant, next_attempt_at=instant, updated=now()
+                )
