@@ -67,5 +67,30 @@ def healthz(request):
 
 
 def extra_checks():
-    """Hook for the engine's checks (overdue deliveries); kept here so /healthz has one owner."""
-    return []
+    """The engine: a live dispatcher, and no deliveries overdue by more than a minute."""
+    from django.utils import timezone
+
+    from posts.models import Delivery, Heartbeat
+
+    try:
+        last = (
+            Heartbeat.objects.filter(kind="dispatcher")
+            .order_by("-beat")
+            .values_list("beat", flat=True)
+            .first()
+        )
+        overdue = Delivery.objects.overdue().count()
+    except Exception as exc:  # the database check reports the cause
+        return [("dispatcher", {"ok": False, "error": exc.__class__.__name__})]
+    age = (timezone.now() - last).total_seconds() if last else None
+    return [
+        (
+            "dispatcher",
+            {
+                "ok": age is not None and age <= settings.WORKER_HEARTBEAT_MAX_AGE,
+                "last_heartbeat": last.isoformat() if last else None,
+                "age_s": round(age, 1) if age is not None else None,
+            },
+        ),
+        ("overdue", {"ok": overdue == 0, "count": overdue}),
+    ]

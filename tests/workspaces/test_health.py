@@ -21,7 +21,10 @@ def test_it_reports_a_missing_worker(client, db, redis_conn):
     assert body["checks"]["workers"]["ok"] is False
 
 
-def test_it_is_healthy_with_a_live_worker(client, db, redis_conn):
+def test_it_is_healthy_with_a_live_worker_and_dispatcher(client, db, redis_conn):
+    from posts.dispatch import beat
+
+    beat("dispatcher@test:1")
     worker = SimpleWorker([django_rq.get_queue("default")], connection=redis_conn)
     worker.register_birth()
     worker.heartbeat()
@@ -49,3 +52,24 @@ def test_it_reports_redis_down(client, db, redis_down):
     assert response.status_code == 503
     assert body["checks"]["redis"] == {"ok": False, "error": "ConnectionError"}
     assert body["checks"]["database"]["ok"] is True
+
+
+def test_it_counts_overdue_deliveries(client, cast, redis_conn):
+    from datetime import timedelta
+
+    from django.utils.timezone import now
+
+    from channels.models import Channel
+    from posts.models import Delivery, Post
+
+    channel = Channel.objects.create(
+        workspace=cast.workspace, network="mastodon", remote_id="1", handle="@a@b.c"
+    )
+    post = Post.objects.create(workspace=cast.workspace, status=Post.Status.SCHEDULED)
+    late = now() - timedelta(minutes=5)
+    Delivery.objects.create(
+        post=post, channel=channel, status=Delivery.Status.SCHEDULED, scheduled_for=late, next_attempt_at=late
+    )
+    body = json.loads(client.get("/healthz").content)
+    assert body["checks"]["overdue"] == {"ok": False, "count": 1}
+    assert body["checks"]["dispatcher"]["ok"] is False
