@@ -131,7 +131,9 @@ def test_it_publishes_a_three_part_thread_as_a_reply_chain_in_order(adapter, fak
     refs: list[RemoteRef] = []
     for index, text in enumerate(texts):
         reply_to = refs[-1] if refs else None
-        refs.append(adapter.publish_part(Part(text, options=options, reply_to=reply_to, index=index).request()))
+        refs.append(
+            adapter.publish_part(Part(text, options=options, reply_to=reply_to, index=index).request())
+        )
 
     posts = fake_threads.posts
     assert [p["text"] for p in posts] == texts
@@ -316,7 +318,9 @@ def test_it_rejects_what_the_server_rejects_in_plain_words(adapter, fake_threads
     with pytest.raises(ContentRejected) as too_long:
         adapter.publish_part(Part("x" * 501).request())
 
-    assert too_many.value.message == "Threads allows at most 5 links in a post. Remove some links and try again."
+    assert (
+        too_many.value.message == "Threads allows at most 5 links in a post. Remove some links and try again."
+    )
     assert too_long.value.message == "Threads refused it: Param text must be at most 500 characters long."
     assert fake_threads.posts == []
 
@@ -339,9 +343,7 @@ def test_it_rejects_what_the_server_rejects_in_plain_words(adapter, fake_threads
             {
                 "status": 400,
                 "code": 17,
-                "headers": {
-                    "X-Business-Use-Case-Usage": '{"1": [{"type": "threads", "estimated_time_to_regain_access": 7}]}'
-                },
+                "headers": {"X-Business-Use-Case-Usage": '{"1": [{"estimated_time_to_regain_access": 7}]}'},
             },
             TransientError,
             420,
@@ -493,7 +495,9 @@ def test_it_explains_that_media_need_a_public_address(adapter, settings):
     assert "no public address" in missing.errors[0].message
 
     settings.SITE_URL = "http://192.168.1.20:8000"
-    assert not adapter.validate([PartContent("Pic", [image(url="http://192.168.1.20/m.jpg")])], PostOptions()).ok
+    assert not adapter.validate(
+        [PartContent("Pic", [image(url="http://192.168.1.20/m.jpg")])], PostOptions()
+    ).ok
     # Media on public object storage work even when the site itself is private.
     assert adapter.validate([PartContent("Pic", [image()])], PostOptions()).ok
 
@@ -547,7 +551,7 @@ def test_it_never_logs_or_raises_the_token(adapter, fake_threads, caplog, settin
 
     fake_threads.lose_response("threads_publish")
     part = Part("Secret-free logs")
-    for attempt in range(2):
+    for _attempt in range(2):
         try:
             adapter.publish_part(part.request())
         except TransientError as exc:
