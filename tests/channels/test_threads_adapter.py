@@ -125,6 +125,22 @@ def test_it_publishes_a_carousel_of_three(adapter, fake_threads):
     assert part.state["container_id"] and part.state["media_id"] == ref.id
 
 
+def test_it_reuses_carousel_children_when_the_parent_failed(adapter, fake_threads):
+    # Three children go through, the parent's creation fails; the retry must not upload them again.
+    fake_threads.fail("/threads", method="POST", skip=3, status=500, code=2)
+    part = Part("Retry me", media=[image(f"p{i}.jpg", alt=f"Pic {i}") for i in range(3)])
+
+    with pytest.raises(TransientError):
+        adapter.publish_part(part.request())
+    children = part.state["children"]
+    adapter.publish_part(part.request())
+
+    assert len(fake_threads.posts) == 1
+    assert [c["alt_text"] for c in fake_threads.posts[0]["children"]] == ["Pic 0", "Pic 1", "Pic 2"]
+    assert sum(1 for c in fake_threads.containers.values() if c["carousel_item"]) == 3
+    assert fake_threads.containers[part.state["container_id"]]["children"] == children
+
+
 def test_it_publishes_a_three_part_thread_as_a_reply_chain_in_order(adapter, fake_threads):
     options = PostOptions(topic_tag="Gardening")
     texts = ["1/3 How we grow tomatoes", "2/3 Start indoors in March", "3/3 Plant out after the frosts"]

@@ -39,6 +39,7 @@ How to make it misbehave (all reset between tests):
     fake.fail(path="threads_publish", status=500, code=2, times=1, method="POST", subcode=None,
               message=..., headers={...}, user_msg=..., extra={...})   answer an error envelope instead
     fake.fail(path=..., drop=True)                close the connection without answering
+    fake.fail(path=..., skip=3)                   ... only from the 4th matching request on
     fake.lose_response(path="threads_publish")    do the work, then close the connection without answering
     fake.throttle(times=1, retry_after=120)       HTTP 429 with code 4 and a Retry-After header
     fake.refresh_mode = "ok" | "no_token" | "error190"
@@ -107,6 +108,7 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     drop: bool = False  # close the connection instead of answering
+    skip: int = 0  # let this many matching requests through first
     after: bool = False  # do the work first (the answer is lost, the effect is not)
 
 
@@ -301,6 +303,9 @@ class FakeThreads:
     def _failure_for(self, method: str, path: str) -> Failure | None:
         for failure in self.failures:
             if failure.times > 0 and failure.path in path and (failure.method in (None, method)):
+                if failure.skip > 0:
+                    failure.skip -= 1
+                    continue
                 failure.times -= 1
                 return failure
         return None
@@ -696,14 +701,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         payload = json.dumps(body).encode() if body is not None else b""
-        self.send_response(status)
-        if body is not None:
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            if body is not None:
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            # Headers and body in one write: two small writes meet delayed ACKs (40 ms per answer).
+            self._headers_buffer.append(b"\r\n" + payload)
+            self.flush_headers()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting (a timeout test)
 
     def do_GET(self):  # noqa: N802
         self._serve("GET")
