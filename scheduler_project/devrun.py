@@ -49,6 +49,9 @@ def manage(*args: str, env: dict) -> None:
 def main() -> int:
     ensure_env_file()
     env = {**read_env_file(), **os.environ}
+    # The Procfile's `python` and `gunicorn` must be this virtualenv's.
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env.setdefault("WEB_BIND", "127.0.0.1")
     port = env.get("PORT", "8000")
     env.setdefault("SITE_URL", f"http://localhost:{port}")
 

@@ -133,8 +133,6 @@ _LANGUAGE_RE = re.compile(r"[a-z]{2}")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # How far a server's clock may be behind ours when comparing created_at with our first attempt.
 _CLOCK_MARGIN = timedelta(minutes=10)
-# Mastodon keeps an Idempotency-Key for an hour; stay clear of the edge.
-_IDEMPOTENCY_WINDOW = timedelta(minutes=50)
 _LOOKUP_PAGE = 40
 _LOOKUP_PAGES = 3
 _BATCH = 20  # ids per GET /api/v1/statuses
@@ -423,7 +421,8 @@ class MastodonAdapter(Adapter):
                 cw_note = " (the content warning counts too)" if warning else ""
                 result.problems.append(
                     Problem(
-                        f"{label} is {used - max_chars} characters over this server's limit of "
+                        f"{label} is {used - max_chars} character{'s' if used - max_chars > 1 else ''} over "
+                        f"this server's limit of "
                         f"{max_chars}{cw_note}.",
                         part=index,
                     )
@@ -520,13 +519,8 @@ class MastodonAdapter(Adapter):
     def publish_part(self, request: PartRequest) -> RemoteRef:
         state = dict(request.state)
         if state.get("posting_since"):
-            # An earlier attempt may have created the status and lost the answer.
-            try:
-                found = self.find_published(request)
-            except OutcomeUnknown:
-                if not self._key_still_remembered(state):
-                    raise
-                found = None  # Mastodon still knows the key: posting again returns the first status
+            # An earlier attempt sent the status and may have lost the answer.
+            found = self.find_published(request)
             if found is not None:
                 log.info(
                     "Mastodon %s: part %s was already published as %s", self.host, request.index, found.id
@@ -554,12 +548,6 @@ class MastodonAdapter(Adapter):
         ref = _ref(status)
         log.info("Mastodon %s: published part %s as %s", self.host, request.index, ref.id)
         return ref
-
-    def _key_still_remembered(self, state: dict) -> bool:
-        if self.limits.get("server_software") != "mastodon":
-            return False
-        since = _parse_time(state.get("posting_since"))
-        return since is not None and datetime.now(UTC) - since < _IDEMPOTENCY_WINDOW
 
     def _upload_media(self, request: PartRequest, state: dict) -> list[str]:
         """Upload each attachment (or reuse one an earlier attempt uploaded) and wait until processed.

@@ -881,6 +881,8 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle on, each answer waits for a delayed ACK.
+    disable_nagle_algorithm = True
     fake: FakeMastodon
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
