@@ -400,8 +400,12 @@ class BlueskyAdapter(Adapter):
     def _prepare(self, request: PartRequest) -> _Prepared:
         """Re-encode images and read the link preview: slow work that needs no session."""
         max_bytes = settings.BLUESKY_MAX_BLOB_BYTES
+        if len(request.part.media) > self.limits["max_images"]:
+            raise ContentRejected(f"Bluesky allows {self.limits['max_images']} images per post.")
         images = []
         for number, item in enumerate(request.part.media, start=1):
+            if item.mime_type.startswith("video/"):
+                raise ContentRejected("Videos cannot be posted to Bluesky yet.")
             if item.mime_type not in IMAGE_TYPES:
                 raise ContentRejected("Bluesky accepts JPEG, PNG, WebP and GIF images only.")
             name = f"Image {number}" if len(request.part.media) > 1 else "The image"
@@ -533,9 +537,6 @@ class BlueskyAdapter(Adapter):
     @contextmanager
     def _session(self) -> Iterator[Client]:
         """A client with this channel's current session, used by nobody else until the block ends."""
-        if self._lock is not None:  # already inside (e.g. verify calling a helper)
-            yield self._client
-            return
         if self._redis is None:
             self._redis = django_rq.get_connection("default")
         key = self.account.lock_key or f"{NETWORK}:{self.account.remote_id}"

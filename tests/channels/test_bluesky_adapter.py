@@ -184,6 +184,36 @@ def test_it_adds_no_card_when_link_cards_are_off(bluesky_channel, fake_bluesky):
     assert not fake_bluesky.blobs
 
 
+def test_it_never_fetches_a_private_address_for_a_card_when_they_are_not_allowed(
+    bluesky_channel, fake_bluesky, settings
+):
+    settings.SSRF_ALLOW_PRIVATE = False
+    url = fake_bluesky.page_url("/pages/article")
+
+    publish(bluesky_channel, f"Internal {url}")
+
+    assert "embed" not in fake_bluesky.posts()[0]["value"]
+    assert fake_bluesky.page_hits == []
+
+
+def test_it_reads_previews_from_twitter_tags_with_relative_images_and_declared_charsets():
+    from channels.adapters.linkcard import _charset, parse_preview
+
+    html = (
+        "<html><head><meta name='twitter:title' content='Caf&eacute; news'>"
+        "<meta name='description' content='  Daily   news  '><meta name='twitter:image' content='img/a.png'>"
+        "</head><body><meta property='og:title' content='Ignored: in the body'></body></html>"
+    )
+
+    preview = parse_preview("https://example.com/a/b", html, base_url="https://www.example.com/a/b")
+
+    assert (preview.title, preview.description) == ("Café news", "Daily news")
+    assert preview.image_url == "https://www.example.com/a/img/a.png"
+    assert _charset(b"<meta charset='iso-8859-1'>") == "iso-8859-1"
+    assert _charset(b"<meta charset='no-such-charset'>") == "utf-8"
+    assert parse_preview("https://example.com", "<p>No head</p>") is None
+
+
 # --- images ------------------------------------------------------------------------------------
 
 
@@ -283,6 +313,17 @@ def test_it_rejects_a_huge_image(bluesky_channel, fake_bluesky, tmp_path):
 
     assert "too large (9000x9000 pixels)" in caught.value.message
     assert not fake_bluesky.calls(CREATE)
+
+
+def test_it_rejects_a_video_before_posting(bluesky_channel, fake_bluesky, tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+
+    with pytest.raises(ContentRejected) as caught:
+        publish(bluesky_channel, "Clip", [MediaItem(path=str(path), mime_type="video/mp4")])
+
+    assert caught.value.message == "Videos cannot be posted to Bluesky yet."
+    assert not fake_bluesky.calls("com.atproto.repo.uploadBlob")
 
 
 def test_it_reports_an_image_the_pds_refuses_as_too_large(bluesky_channel, fake_bluesky, tmp_path):

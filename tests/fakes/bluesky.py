@@ -18,7 +18,7 @@ What it records (all reset by `reset()`):
 - `records`: {at-uri: {"uri", "cid", "value", "rkey", "did"}} in creation order; `posts()` lists post
   records; `post(rkey)` returns one.
 - `blobs`: {cid: {"mime", "size", "data"}}.
-- `logins`, `refreshes`, `rejected_refreshes` counters.
+- `logins`, `refreshes`, `rejected_refreshes` counters; `page_hits` (paths of /pages/ requests).
 
 Behaviour switches:
 
@@ -191,6 +191,7 @@ class FakeBluesky:
             self._expired_nonces: set[str] = set()  # the ones expired on demand
             self._misbehaviours: list[_Misbehaviour] = []
             self.pages: dict[str, tuple[str, bytes]] = {}
+            self.page_hits: list[str] = []
         self.add_account(ALICE, ALICE_DID, APP_PASSWORD, ALICE_MAIN_PASSWORD, display_name="Alice Example")
         self.add_account(BOB, BOB_DID, "bob-app-pass-word")
         self.add_account(TWO_FACTOR, TWO_FACTOR_DID, two_factor_password=TWO_FACTOR_PASSWORD)
@@ -682,6 +683,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, payload, extra)
 
     def _page(self, path: str) -> None:
+        with self.fake._lock:
+            self.fake.page_hits.append(path)
         page = self.fake.pages.get(path)
         if page is None:
             self._send(404, b"Not found", "text/plain")
