@@ -21,7 +21,7 @@ def refresh_threads_tokens(now: datetime | None = None) -> dict[str, int]:
 
     Which channels: every Threads channel not already waiting for a reconnect (paused ones too: their
     token dies all the same) whose token expires within 7 days, or whose expiry is unknown (a pasted
-    token) and whose token is more than 24 hours old. Run it daily.
+    token) and whose token is more than 24 hours old. Run it at least daily.
 
     A refused token (AuthorizationLost) marks the channel "needs reconnect"; any other failure leaves it
     as it is for the next run. A token is never replaced by an empty one. Returns counts.

@@ -155,7 +155,16 @@ def _public_host(url: str) -> bool:
         return ipaddress.ip_address(host).is_global
     except ValueError:
         pass
-    private_suffixes = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".test", ".example")
+    private_suffixes = (
+        ".localhost",
+        ".local",
+        ".internal",
+        ".lan",
+        ".home.arpa",
+        ".test",
+        ".example",
+        ".invalid",
+    )
     return "." in host and host != "localhost" and not host.endswith(private_suffixes)
 
 
@@ -514,7 +523,7 @@ class ThreadsAdapter(Adapter):
         if not container_id:
             if request.reply_to is None:
                 self._check_quota()
-            container_id = self._create(request, state, deadline, retrying=bool(state))
+            container_id = self._create(request, state, deadline)
         for recreated in (False, True):
             self._wait_finished([container_id], deadline)
             media_id = self._publish(container_id)
@@ -524,7 +533,7 @@ class ThreadsAdapter(Adapter):
             if self._status(container_id)["status"] == "PUBLISHED":
                 return self._found(request, state, self._find_media(request, state))
             if not recreated:
-                container_id = self._create(request, state, deadline, retrying=True)
+                container_id = self._create(request, state, deadline)
         raise TransientError(
             "Threads could not find the prepared post when publishing it; trying again later.", 60
         )
@@ -564,7 +573,7 @@ class ThreadsAdapter(Adapter):
             params["topic_tag"] = options.topic_tag.strip() or None
         return params
 
-    def _create(self, request: PartRequest, state: dict[str, Any], deadline: float, retrying: bool) -> str:
+    def _create(self, request: PartRequest, state: dict[str, Any], deadline: float) -> str:
         media = request.part.media
         params = self._base_params(request)
         if not media:
@@ -574,7 +583,7 @@ class ThreadsAdapter(Adapter):
         elif len(media) == 1:
             params.update(self._media_params(media[0]))
         else:
-            children = self._children(request, state, deadline, retrying)
+            children = self._children(request, state, deadline)
             params.update(media_type="CAROUSEL", children=",".join(children))
         container_id = str(self._call("POST", f"{self.user_id}/threads", data=params)["id"])
         state.update(container_id=container_id, created_at=_iso(_now()))
@@ -594,14 +603,13 @@ class ThreadsAdapter(Adapter):
             params["is_carousel_item"] = "true"
         return params
 
-    def _children(
-        self, request: PartRequest, state: dict[str, Any], deadline: float, retrying: bool
-    ) -> list[str]:
+    def _children(self, request: PartRequest, state: dict[str, Any], deadline: float) -> list[str]:
         media = request.part.media
         children = list(state.get("children") or [])[: len(media)]
         for position, item in enumerate(media):
             child = children[position] if position < len(children) else None
-            if child and retrying and self._status(child)["status"] in ("ERROR", "EXPIRED"):
+            # A child from an earlier attempt is reused unless it failed or expired meanwhile.
+            if child and self._status(child)["status"] in ("ERROR", "EXPIRED"):
                 child = None
             if child:
                 continue
