@@ -207,6 +207,16 @@ def test_it_translates_an_unknown_container_error(adapter, fake_threads):
     assert "gave no reason" in caught.value.message
 
 
+def test_it_explains_when_threads_cannot_download_the_media(adapter, fake_threads):
+    fake_threads.fetch_media = True  # the fake fetches image_url as Meta would; nothing listens there
+
+    with pytest.raises(ContentRejected) as caught:
+        adapter.publish_part(Part("Pic", media=[image(url="http://127.0.0.1:9/cat.jpg")]).request())
+
+    assert caught.value.message.startswith("Threads could not download the media from this installation.")
+    assert fake_threads.posts == []
+
+
 def test_it_publishes_after_media_not_found(adapter, fake_threads):
     fake_threads.media_not_found(times=2)
 
@@ -504,6 +514,11 @@ def test_it_explains_that_media_need_a_public_address(adapter, settings):
     result = adapter.validate([PartContent("Pic", [local])], PostOptions())
     assert [p.message for p in result.errors] == [NO_PUBLIC_ADDRESS]
     assert result.errors[0].field == "media"
+    # The composer validates before real media addresses exist, with a placeholder.
+    placeholder = adapter.validate(
+        [PartContent("Pic", [image(url="https://public.invalid/")])], PostOptions()
+    )
+    assert [p.message for p in placeholder.errors] == [NO_PUBLIC_ADDRESS]
 
     settings.SITE_URL = "https://scheduler.acme.org"
     assert adapter.validate([PartContent("Pic", [image()])], PostOptions()).ok
