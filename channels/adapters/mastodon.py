@@ -184,9 +184,11 @@ def _client(
         ratelimit_method="throw",  # the default "wait" sleeps up to 5 minutes inside a call
         request_timeout=settings.NETWORK_TIMEOUT,
         user_agent=_user_agent(),
-        # Giving a version stops Mastodon.py from asking the server, whose version string can send
-        # it into endless recursion (Mastodon.py issue #450). With version checks off it does not
-        # parse the given version, so the API level is set below; it only picks endpoints.
+        # Given a version, Mastodon.py never asks the server for one. Asking goes wrong on some
+        # servers: when /api/v1/instance fails it retries until RecursionError (Mastodon.py issue
+        # #450), and a version it cannot parse raises ValueError from inside any call. With version
+        # checks off it does not parse the given version, so the API level is set below; it only
+        # picks endpoints (v1 or v2 media).
         mastodon_version=version,
         version_check_mode="none",
         session=_GuardedSession(),
@@ -210,12 +212,13 @@ def _version_tuple(version: str) -> tuple[int, int, int]:
 def api_level(version_string: str) -> str:
     """The Mastodon API level in a server's version string, as Mastodon.py reads it.
 
-    "4.3.0" -> "4.3.0"; "2.7.2 (compatible; Pleroma 2.6.0)" -> "2.7.2"; "3.5.3+glitch" -> "3.5.3";
-    "4.0.0+hometown-1.1.1" -> "4.0.0"; unparseable (e.g. "Pixelfed") -> DEFAULT_VERSION.
+    "4.3.0" -> "4.3.0"; "2.7.2 (compatible; Pleroma 2.6.0)" -> "2.7.2"; "4.2.0+glitch" -> "4.2.0";
+    Hometown's "1.1.1+4.0.0" -> "4.0.0"; GoToSocial's "3.5.3+0.16.0" -> "3.5.3";
+    unparseable (e.g. "Pixelfed") -> DEFAULT_VERSION.
     """
     version = (version_string or "").split(" ")[0]
     head, _, tail = version.partition("+")
-    # Hometown puts the Mastodon version after the "+", GoToSocial its own (0.x) one.
+    # After the "+": Hometown puts the Mastodon version there, GoToSocial its own 0.x version.
     candidates = [tail, head] if _parses(tail) and _version_tuple(tail)[0] >= 1 else [head]
     for candidate in candidates:
         if _parses(candidate):
@@ -355,7 +358,7 @@ class MastodonAdapter(Adapter):
                 retry_after=retry_after,
             ) from exc
         except MastodonNetworkError as exc:
-            log.warning("Mastodon %s unreachable: %s", self.host, type(exc.__cause__ or exc).__name__)
+            log.warning("Mastodon %s unreachable: %s", self.host, exc)
             raise TransientError(f"Could not reach {self.host}; trying again shortly.") from exc
         except MastodonServerError as exc:
             status, _ = _api_status(exc)
@@ -558,8 +561,9 @@ class MastodonAdapter(Adapter):
         uploaded: dict[str, str] = dict(state.get("media") or {})
         ids = []
         for position, item in enumerate(request.part.media):
+            # Not the path: workers may fetch media to a different temporary file on each attempt.
             alt_digest = hashlib.sha256(item.alt_text.encode()).hexdigest()[:16]
-            fingerprint = f"{position}:{item.path}:{item.mime_type}:{alt_digest}"
+            fingerprint = f"{position}:{item.mime_type}:{item.size or _file_size(item.path)}:{alt_digest}"
             media = None
             if fingerprint in uploaded:
                 with self._errors("an attachment", gone="content"):

@@ -21,7 +21,7 @@ from channels.adapters.base import (
     RemoteRef,
     TransientError,
 )
-from channels.adapters.mastodon import MastodonAdapter, connect_with_token, status_length
+from channels.adapters.mastodon import MastodonAdapter, api_level, connect_with_token, status_length
 
 
 @pytest.fixture
@@ -483,6 +483,22 @@ def test_it_reads_a_pleroma_servers_limits_from_the_v1_instance(fake_mastodon, t
     pleroma.publish_part(Attempts(PartContent("Hi Pleroma", [image(tmp_path)])).request())
     assert len(fake_mastodon.requests_to("POST", "/api/v1/media")) == 1  # its API level predates v2 media
     assert fake_mastodon.statuses[0]["media"][0]["description"] == "A teal square"
+
+
+@pytest.mark.parametrize(
+    "version, level",
+    [
+        ("4.3.0", "4.3.0"),
+        ("2.7.2 (compatible; Pleroma 2.6.0)", "2.7.2"),
+        ("4.2.0+glitch", "4.2.0"),
+        ("1.1.1+4.0.0", "4.0.0"),
+        ("3.5.3+0.16.0", "3.5.3"),
+        ("Pixelfed", "4.0.0"),
+        ("", "4.0.0"),
+    ],
+)
+def test_it_reads_the_api_level_from_version_strings_of_every_kind(version, level):
+    assert api_level(version) == level
 
 
 def test_it_copes_with_a_version_mastodon_py_cannot_read(fake_mastodon, tmp_path):
