@@ -7,7 +7,6 @@ import time
 
 import pytest
 from atproto_client.models.string_formats import TID_RE
-from django.db import close_old_connections
 from PIL import Image
 
 from channels.adapters import bluesky
@@ -509,24 +508,52 @@ def test_it_picks_up_a_session_another_worker_refreshed(bluesky_channel, fake_bl
     assert fake_bluesky.rejected_refreshes == 0 and fake_bluesky.logins == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_it_lets_two_workers_share_a_channel_without_killing_its_refresh_token(cast, fake_bluesky):
+class SharedStore:
+    """The channel's credentials row as two worker processes see it (saved and re-read under a lock)."""
+
+    def __init__(self, credentials):
+        self._lock = threading.Lock()
+        self.credentials = dict(credentials)
+        self.saves = 0
+
+    def save(self, values):
+        with self._lock:
+            self.credentials = dict(values)
+            self.saves += 1
+
+    def load(self):
+        with self._lock:
+            return dict(self.credentials)
+
+    def account(self, connected) -> Account:
+        return Account(
+            network="bluesky",
+            remote_id=connected.remote_id,
+            handle=connected.handle,
+            server_url=connected.server_url,
+            credentials=self.load(),
+            save_credentials=self.save,
+            load_credentials=self.load,
+            lock_key=f"channel:shared-{id(self)}",
+        )
+
+
+def test_it_lets_two_workers_share_a_channel_without_killing_its_refresh_token(fake_bluesky):
     from channels.adapters.bluesky import connect
 
-    channel = Channel.objects.save_connected(cast.workspace, connect(ALICE, APP_PASSWORD, fake_bluesky.url))
+    connected = connect(ALICE, APP_PASSWORD, fake_bluesky.url)
+    store = SharedStore(connected.credentials)
     fake_bluesky.access_ttl = 60  # every call refreshes and rotates the refresh token
     fake_bluesky.expire_access_tokens()
     errors = []
 
     def worker(name):
         try:
-            adapter = Channel.objects.get(pk=channel.pk).adapter()
+            adapter = BlueskyAdapter(store.account(connected))
             for number in range(8):
                 adapter.publish_part(Delivery(f"{name} {number}").request())
         except Exception as exc:  # reported below
             errors.append(exc)
-        finally:
-            close_old_connections()
 
     threads = [threading.Thread(target=worker, args=(name,)) for name in ("left", "right")]
     for thread in threads:
@@ -538,6 +565,7 @@ def test_it_lets_two_workers_share_a_channel_without_killing_its_refresh_token(c
     assert len(fake_bluesky.posts()) == 16
     assert fake_bluesky.rejected_refreshes == 0
     assert fake_bluesky.logins == 1
+    assert store.saves == fake_bluesky.refreshes >= 16  # every rotation was saved
 
 
 def test_it_waits_for_the_channel_lock_and_gives_up_as_transient(bluesky_channel, fake_bluesky, monkeypatch):
