@@ -27,6 +27,12 @@ def pytest_configure(config):
         url = _embedded.__enter__()
         os.environ["REDIS_URL"] = url  # for worker subprocesses started by tests
     settings.REDIS_URL = url
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        # A file, not memory, so worker processes started by tests see the same data; one per run.
+        import tempfile
+
+        database["TEST"]["NAME"] = os.path.join(tempfile.mkdtemp(prefix="scheduler-test-"), "test.sqlite3")
     # Hashing five users' passwords per test with PBKDF2 would dominate the suite's time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for queue in settings.RQ_QUEUES.values():
