@@ -195,6 +195,14 @@ THREADS_OAUTH_URL = env_url(
 )
 THREADS_APP_ID = env_str("THREADS_APP_ID", "")
 THREADS_APP_SECRET = env_str("THREADS_APP_SECRET", "")
+# Meta downloads Threads media from SITE_URL: without a public SITE_URL, Threads posts are text-only.
+THREADS_MEDIA_REQUIRE_PUBLIC_URL = env_bool("THREADS_MEDIA_REQUIRE_PUBLIC_URL", True)
+# Waiting for Meta to process a container within one job (seconds), and retries of "Media Not Found".
+THREADS_CONTAINER_WAIT_SECONDS = env_float("THREADS_CONTAINER_WAIT_SECONDS", 60.0, minimum=0.0)
+THREADS_POLL_FIRST_DELAY = env_float("THREADS_POLL_FIRST_DELAY", 1.0, minimum=0.0)
+THREADS_POLL_MAX_DELAY = env_float("THREADS_POLL_MAX_DELAY", 10.0, minimum=0.0)
+THREADS_MEDIA_NOT_FOUND_DELAY = env_float("THREADS_MEDIA_NOT_FOUND_DELAY", 2.0, minimum=0.0)
+THREADS_MEDIA_NOT_FOUND_TRIES = env_int("THREADS_MEDIA_NOT_FOUND_TRIES", 3, minimum=1)
 
 BLUESKY_DEFAULT_PDS = env_url("BLUESKY_DEFAULT_PDS", "https://bsky.social", schemes=("http", "https"))
 BLUESKY_MAX_BLOB_BYTES = env_int("BLUESKY_MAX_BLOB_BYTES", 1_000_000, minimum=100_000)
