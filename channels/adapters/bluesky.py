@@ -43,6 +43,7 @@ from atproto.exceptions import (
     UnauthorizedError,
 )
 from atproto_client.client.base import is_method_not_served
+from atproto_client.models.blob_ref import BlobRef
 from atproto_client.utils import facet_detection
 from django.conf import settings
 
@@ -64,14 +65,13 @@ from channels.adapters.base import (
     Usage,
     Validation,
 )
-from channels.adapters.images import ImageError, prepare_image
-from channels.adapters.linkcard import fetch_image, fetch_preview
+from channels.adapters.images import ImageError, PreparedImage, prepare_image
+from channels.adapters.linkcard import LinkPreview, fetch_image, fetch_preview
 from channels.http import FetchError, UnsafeURL, check_url, normalise_base_url
 
 logger = logging.getLogger(__name__)
 
 NETWORK = "bluesky"
-POST_COLLECTION = "app.bsky.feed.post"
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 THUMB_MAX_BYTES = 1_000_000
 METRICS_BATCH = 25
@@ -107,10 +107,6 @@ def new_tid() -> str:
         chars.append(_TID_ALPHABET[value & 31])
         value >>= 5
     return "".join(reversed(chars))
-
-
-def rkey_of(uri: str) -> str:
-    return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
 def post_url(did: str, rkey: str) -> str:
@@ -213,9 +209,9 @@ def _links(text: str) -> list[str]:
 class _Prepared:
     """Everything a post needs that does not involve the PDS (done outside the session lock)."""
 
-    images: list[tuple[MediaItem, Any]]
-    card: Any = None
-    card_thumb: Any = None
+    images: list[tuple[MediaItem, PreparedImage]]
+    card: LinkPreview | None = None
+    card_thumb: PreparedImage | None = None
 
 
 # --- the adapter -------------------------------------------------------------------------------
@@ -448,7 +444,9 @@ class BlueskyAdapter(Adapter):
             except (FetchError, UnsafeURL, ImageError) as exc:
                 logger.warning("Link card for %s goes without its image: %s", links[0], exc)
 
-    def _embed(self, client: Client, prepared: _Prepared):
+    def _embed(
+        self, client: Client, prepared: _Prepared
+    ) -> models.AppBskyEmbedImages.Main | models.AppBskyEmbedExternal.Main | None:
         if prepared.images:
             embedded = []
             for item, image in prepared.images:
@@ -478,7 +476,7 @@ class BlueskyAdapter(Adapter):
             )
         )
 
-    def _upload(self, client: Client, image) -> Any:
+    def _upload(self, client: Client, image: PreparedImage) -> BlobRef:
         with _translated():
             response = self._call(
                 client.com.atproto.repo.upload_blob, image.data, headers={"Content-Type": image.mime_type}
