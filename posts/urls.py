@@ -1,11 +1,11 @@
-from django.urls import path
-
-from posts import views
+from django.urls import include, path
 
 app_name = "posts"
 
 urlpatterns = [
-    path("m/<str:token>", views.public_media, name="public-media"),
-    path("w/<slug:slug>/posts/<uuid:code>/", views.detail, name="detail"),
-    path("w/<slug:slug>/deliveries/<uuid:code>/retry/", views.retry_delivery, name="retry-delivery"),
+    path("", include("posts.views.common")),
+    path("", include("posts.views.compose")),
+    path("", include("posts.views.queue")),
+    path("", include("posts.views.calendar")),
+    path("", include("posts.views.review")),
 ]

@@ -1,9 +1,12 @@
+"""Post detail, retries and the signed public media URLs."""
+
 import mimetypes
 
 from django.contrib import messages
 from django.core import signing
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import path
 from django.views.decorators.http import require_POST
 
 from posts import composing
@@ -58,3 +61,10 @@ def retry_delivery(request, code):
     else:
         messages.success(request, f"Retrying on {delivery.channel} now.")
     return redirect("posts:detail", slug=request.workspace.slug, code=delivery.post.code)
+
+
+urlpatterns = [
+    path("m/<str:token>", public_media, name="public-media"),
+    path("w/<slug:slug>/posts/<uuid:code>/", detail, name="detail"),
+    path("w/<slug:slug>/deliveries/<uuid:code>/retry/", retry_delivery, name="retry-delivery"),
+]

@@ -1,0 +1,1 @@
+"""Dashboard pages about posts, one module per page family, each exporting `urlpatterns`."""

@@ -1,0 +1,3 @@
+"""compose pages."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""queue pages."""
+
+urlpatterns = []
