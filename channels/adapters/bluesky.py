@@ -75,7 +75,7 @@ NETWORK = "bluesky"
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 THUMB_MAX_BYTES = 1_000_000
 METRICS_BATCH = 25
-# The lock must outlive one request (NETWORK_TIMEOUT); it is renewed before each call.
+# How long a job waits for another one using the same channel before giving up for now.
 LOCK_WAIT = 30
 SESSION_ERRORS = {"ExpiredToken", "InvalidToken"}
 _LANGUAGE_RE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*$")
@@ -147,15 +147,15 @@ def translate(exc: Exception) -> Exception | None:
     """The error kind for an SDK or transport failure, or None when it is not an expected one (a bug)."""
     if isinstance(exc, RateLimitExceededError):
         return TransientError(
-            "Bluesky is limiting how often this account can post right now; it will be tried again later.",
+            "Bluesky is limiting how often this account can make requests right now.",
             retry_after=_retry_after(exc),
         )
     if isinstance(exc, NetworkError):  # transport failures, timeouts, and 409/413/502
         if _status(exc) == 413:
             return ContentRejected("Bluesky refused a file of this post as too large.")
-        return TransientError("Bluesky could not be reached; the post will be tried again.")
+        return TransientError("Bluesky could not be reached (network trouble or a timeout).")
     if isinstance(exc, httpx.TransportError):
-        return TransientError("The connection to Bluesky broke off; the post will be tried again.")
+        return TransientError("The connection to Bluesky broke off before it answered.")
     if isinstance(exc, UnauthorizedError):
         if _error_name(exc) in ("AccountTakedown", "AccountDeactivated"):
             return AuthorizationLost("Bluesky has suspended or deactivated this account.")
@@ -172,7 +172,7 @@ def translate(exc: Exception) -> Exception | None:
             return ContentRejected(f"Bluesky rejected the post: {_sentence(message)}")
         return ContentRejected("Bluesky rejected the post as invalid.")
     if isinstance(exc, RequestException) and (_status(exc) or 0) >= 500:
-        return TransientError("Bluesky had a server problem; the post will be tried again.")
+        return TransientError("Bluesky had a server problem.")
     return None
 
 
@@ -542,12 +542,10 @@ class BlueskyAdapter(Adapter):
         try:
             acquired = lock.acquire()
         except redis.RedisError:
-            raise TransientError(
-                "The scheduler's queue server is unreachable; the post will be tried again."
-            ) from None
+            raise TransientError("The scheduler's Redis server could not be reached.") from None
         if not acquired:
             raise TransientError(
-                "Another job is using this Bluesky channel right now; the post will be tried again.",
+                "Another job is using this Bluesky channel right now.",
                 retry_after=10,
             )
         self._lock = lock
@@ -563,6 +561,7 @@ class BlueskyAdapter(Adapter):
 
     @staticmethod
     def _lock_timeout() -> int:
+        # The lock must outlive one request (NETWORK_TIMEOUT); _call renews it before each one.
         return int(max(60, 2 * settings.NETWORK_TIMEOUT))
 
     def _resume(self) -> Client:
@@ -641,7 +640,7 @@ class BlueskyAdapter(Adapter):
             try:
                 self._lock.reacquire()
             except redis.exceptions.LockError:
-                raise TransientError("Publishing took too long; the post will be tried again.") from None
+                raise TransientError("Talking to Bluesky took too long.") from None
         try:
             return method(*args, **kwargs)
         except BadRequestError as exc:

@@ -102,18 +102,28 @@ def _shrink(image: Image.Image, fmt: str, max_bytes: int, name: str) -> Prepared
     while True:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         candidate = image if scale == 1.0 else image.resize(size, Image.Resampling.LANCZOS)
-        smallest = 0
-        for quality in QUALITIES:
-            data = _encode(candidate, fmt, quality)
-            if len(data) <= max_bytes:
-                return PreparedImage(data, mime_type, *size)
-            smallest = len(data)
+        lowest = _encode(candidate, fmt, QUALITIES[-1])
+        if len(lowest) <= max_bytes:
+            return PreparedImage(_best_quality(candidate, fmt, max_bytes, lowest), mime_type, *size)
         if min(size) * SCALE_STEP < MIN_SIDE:
             raise ImageError(f"{name} cannot be made small enough for this network without ruining it.")
         # Bytes shrink roughly with the pixel count: skip the steps that cannot possibly fit, but keep
         # to the 85% ladder so the result is as large as the limit allows.
-        needed = math.sqrt(max_bytes / smallest)
+        needed = math.sqrt(max_bytes / len(lowest))
         next_scale = scale * SCALE_STEP
         while next_scale * SCALE_STEP >= scale * needed and min(size) * next_scale / scale > MIN_SIDE:
             next_scale *= SCALE_STEP
         scale = next_scale
+
+
+def _best_quality(image: Image.Image, fmt: str, max_bytes: int, lowest: bytes) -> bytes:
+    """The encoding at the highest quality that fits, given that the lowest fits (size grows with quality)."""
+    low, high, best = 0, len(QUALITIES) - 1, lowest  # QUALITIES[high] fits
+    while low < high:
+        middle = (low + high) // 2
+        data = _encode(image, fmt, QUALITIES[middle])
+        if len(data) <= max_bytes:
+            high, best = middle, data
+        else:
+            low = middle + 1
+    return best
