@@ -96,6 +96,8 @@ def _check_schedule(draft: Draft, errors: dict) -> None:
     for channel in draft.channels:
         if draft.mode == Post.Mode.DRAFT:
             continue
+        if channel.network == "threads" and channel.status == Channel.Status.ACTIVE:
+            _check_daily_quota(channel, draft, errors)
         if channel.status == Channel.Status.NEEDS_RECONNECT:
             errors.setdefault("channels", []).append(
                 f"{channel} needs reconnecting before posts can be scheduled."
@@ -106,6 +108,36 @@ def _check_schedule(draft: Draft, errors: dict) -> None:
             errors.setdefault("channels", []).append(
                 f"{channel} has no posting times yet: set its schedule, or pick a date and time."
             )
+
+
+THREADS_DAILY_POSTS = 250
+
+
+def _check_daily_quota(channel, draft: Draft, errors: dict) -> None:
+    """Threads allows 250 posts per profile in any 24 hours: refuse to schedule beyond that.
+
+    Counted from our own deliveries within a day either side of the new post's time, which is
+    stricter than a rolling window but never lets one through that Meta would refuse.
+    """
+    if draft.mode == Post.Mode.AT and draft.scheduled_at:
+        when = draft.scheduled_at
+    elif draft.mode == Post.Mode.QUEUE:
+        slots = scheduling.next_free_slots(channel, 1)
+        when = slots[0] if slots else now()
+    else:
+        when = now()
+    limit = int((channel.limits or {}).get("daily_posts") or THREADS_DAILY_POSTS)
+    used = Delivery.objects.filter(
+        channel=channel,
+        status__in=[*Delivery.ACTIVE_STATUSES, Delivery.Status.PUBLISHED],
+        scheduled_for__gt=when - timedelta(hours=24),
+        scheduled_for__lt=when + timedelta(hours=24),
+    ).count()
+    if used >= limit:
+        errors.setdefault("channels", []).append(
+            f"{channel} already has {used} posts within a day of that time; Threads allows {limit} a day. "
+            "Pick another day."
+        )
 
 
 def compose(*, workspace, membership, draft: Draft, post: Post | None = None) -> Post:
