@@ -45,11 +45,91 @@ def remember_workspace(request) -> None:
 
 @workspace_view(Perm.VIEW)
 def overview(request):
+    """The workspace home: what goes out next, what needs someone, and whether the engine is running."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Count, Q
+    from django.utils.timezone import now
+
     from channels.models import Channel
+    from posts.models import Delivery, Heartbeat, Notification, Post
+    from scheduler_project.health import check_redis, check_workers
 
     remember_workspace(request)
-    channels = Channel.objects.filter(workspace=request.workspace).order_by("network", "handle")
-    return render(request, "workspaces/overview.html", {"channels": channels})
+    workspace = request.workspace
+    at = now()
+    S = Delivery.Status
+    midnight = at.astimezone(workspace.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    deliveries = Delivery.objects.for_workspace(workspace)
+    counts = deliveries.aggregate(
+        scheduled=Count("id", filter=Q(status__in=[S.SCHEDULED, S.QUEUED, S.PUBLISHING])),
+        published_today=Count("id", filter=Q(status=S.PUBLISHED, published_at__gte=midnight)),
+        failed=Count("id", filter=Q(status__in=[S.FAILED, S.NEEDS_ATTENTION, S.HELD])),
+    )
+    counts["pending"] = Post.objects.filter(workspace=workspace, status=Post.Status.PENDING_APPROVAL).count()
+    counts["unread"] = Notification.objects.filter(workspace=workspace, user=request.user, read=None).count()
+
+    # Late posts that nothing explains: not waiting for a reconnect, a paused queue or a retry's backoff.
+    grace = timedelta(minutes=1)
+    stuck = (
+        Delivery.objects.overdue(at, grace)
+        .for_workspace(workspace)
+        .exclude(status=S.HELD)
+        .exclude(channel__status=Channel.Status.PAUSED)
+        .filter(Q(status=S.QUEUED) | Q(next_attempt_at__lt=at - grace))
+    )
+    overdue = list(
+        stuck.select_related("channel__workspace", "post").with_excerpt().order_by("scheduled_for", "id")[:6]
+    )
+
+    engine = []
+    redis = check_redis()
+    if not redis["ok"]:
+        engine.append(
+            "The job queue (Redis) cannot be reached, so no post can be handed to a worker. "
+            "Ask whoever runs this server to check Redis."
+        )
+    else:
+        workers = check_workers()
+        if not workers["ok"]:
+            engine.append(
+                "No publishing worker is running, so scheduled posts will not go out. "
+                "Ask whoever runs this server to start the worker process."
+            )
+    beat = (
+        Heartbeat.objects.filter(kind="dispatcher").order_by("-beat").values_list("beat", flat=True).first()
+    )
+    if beat is None or (at - beat).total_seconds() > settings.WORKER_HEARTBEAT_MAX_AGE:
+        engine.append(
+            "The dispatcher is not running, so due posts are not handed to the workers. "
+            "Ask whoever runs this server to start the dispatcher process."
+        )
+
+    channels = list(Channel.objects.filter(workspace=workspace).order_by("network", "handle"))
+    upcoming = (
+        deliveries.filter(status=S.SCHEDULED, scheduled_for__gte=at)
+        .select_related("channel", "post")
+        .with_excerpt()
+        .order_by("scheduled_for", "id")[:25]
+    )
+    next_posts = {}
+    for delivery in upcoming:
+        entry = next_posts.setdefault(delivery.post_id, {"delivery": delivery, "channels": []})
+        entry["channels"].append(delivery.channel)
+    return render(
+        request,
+        "workspaces/overview.html",
+        {
+            "channels": channels,
+            "reconnect": [c for c in channels if c.status == Channel.Status.NEEDS_RECONNECT],
+            "counts": counts,
+            "overdue": overdue[:5],
+            "more_overdue": len(overdue) > 5,
+            "engine_problems": engine,
+            "next_posts": list(next_posts.values())[:5],
+        },
+    )
 
 
 @workspace_view(Perm.MANAGE_WORKSPACE)

@@ -1,20 +1,34 @@
-"""Post detail, retries and the signed public media URLs."""
+"""Post detail, retries and the signed public media URLs.
+
+The delivery helpers here (`describe_delivery`, `deliveries_for_display`) are shared with the review
+pages (posts/views/review.py), which render the same delivery-status fragment.
+"""
 
 import mimetypes
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core import signing
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
 from posts import composing
-from posts.models import Delivery, Media, Post
+from posts.models import Comment, Delivery, Media, Post, latest_metrics
 from workspaces.access import get_for_workspace, workspace_view
 from workspaces.models import Perm
 
 PUBLIC_MEDIA_MAX_AGE = 2 * 24 * 3600
+
+# A delivery this close to its time is about to be handed out: its status row starts polling so the
+# page shows it going out without a reload.
+LIVE_LOOKAHEAD = timedelta(seconds=60)
+
+S = Delivery.Status
 
 
 def public_media(request, token: str):
@@ -32,20 +46,117 @@ def public_media(request, token: str):
     return response
 
 
+def is_live(delivery: Delivery, at=None) -> bool:
+    """Going out now or in a moment: the states whose status row polls."""
+    at = at or now()
+    if delivery.status in (S.QUEUED, S.PUBLISHING):
+        return True
+    return (
+        delivery.status == S.SCHEDULED
+        and delivery.next_attempt_at is not None
+        and delivery.next_attempt_at <= at + LIVE_LOOKAHEAD
+    )
+
+
+def plain_reason(delivery: Delivery) -> str:
+    """Why a delivery did not go out, as a sentence or two a marketer can act on."""
+    channel = delivery.channel
+    if delivery.status == S.HELD:
+        why = delivery.last_error or f"{channel} needs reconnecting."
+        return f"{why} It goes out once {channel} is reconnected."
+    if delivery.status == S.NEEDS_ATTENTION:
+        why = delivery.last_error or "We could not tell whether the network received this post."
+        return (
+            f"{why} Look at {channel}'s profile: if the post is there, there is nothing to do; "
+            "if it isn't, retry."
+        )
+    if delivery.status == S.FAILED:
+        return delivery.last_error or "It could not be published, and the network gave no reason."
+    return delivery.last_error
+
+
+def describe_delivery(delivery: Delivery, at=None) -> Delivery:
+    """Attributes the delivery-status fragment reads: `live` and `reason`."""
+    delivery.live = is_live(delivery, at)
+    delivery.reason = plain_reason(delivery)
+    return delivery
+
+
+def deliveries_for_display(queryset):
+    """Deliveries with their channel (and its zone), attempt log and latest metrics, in a fixed number
+    of queries whatever their count."""
+    return (
+        queryset.select_related("channel__workspace").with_latest_metric_id().prefetch_related("attempt_log")
+    )
+
+
+def detail_context(request, post: Post) -> dict:
+    """Everything the detail page shows; `post` comes from post_for_detail (comments prefetched)."""
+    at = now()
+    post.can_approve = can_approve(post, request.membership)
+    deliveries = latest_metrics(
+        deliveries_for_display(post.deliveries.all()).order_by("channel__network", "channel__handle", "id")
+    )
+    for delivery in deliveries:
+        describe_delivery(delivery, at)
+    parts = list(post.parts.prefetch_related("media"))
+    for part in parts:
+        for media in part.media.all():
+            # The signed public URL serves media without DEBUG's static media route.
+            media.preview_url = reverse(
+                "posts:public-media", args=[signing.dumps(str(media.code), salt="media")]
+            )
+    # Edit only while nothing is out or going out (composing.compose refuses otherwise).
+    locked = any(d.status in (S.QUEUED, S.PUBLISHING, S.PUBLISHED) for d in deliveries)
+    return {
+        "post": post,
+        "parts": parts,
+        "deliveries": deliveries,
+        "editable": not locked,
+    }
+
+
+def can_approve(post: Post, membership) -> bool:
+    """What composing.approve will allow, so the page offers only buttons that work."""
+    if post.status != Post.Status.PENDING_APPROVAL or not membership.can(Perm.PUBLISH):
+        return False
+    return not (
+        post.author_id == membership.user_id
+        and membership.workspace.require_approval
+        and not membership.can(Perm.MANAGE_WORKSPACE)
+    )
+
+
+def post_for_detail(workspace, code):
+    comments = Comment.objects.select_related("author")
+    return get_for_workspace(
+        Post.objects.select_related("author", "approved_by").prefetch_related(
+            Prefetch("comments", queryset=comments)
+        ),
+        workspace,
+        code=code,
+    )
+
+
+def render_detail(request, post: Post, status: int = 200, **extra):
+    context = detail_context(request, post)
+    context.update(extra)
+    return render(request, "posts/detail.html", context, status=status)
+
+
 @workspace_view(Perm.VIEW)
 def detail(request, code):
-    post = get_for_workspace(Post, request.workspace, code=code)
-    deliveries = post.deliveries.select_related("channel").prefetch_related("attempt_log")
-    return render(
-        request,
-        "posts/detail.html",
-        {
-            "post": post,
-            "parts": post.parts.prefetch_related("media"),
-            "deliveries": deliveries,
-            "comments": post.comments.select_related("author"),
-        },
-    )
+    post = post_for_detail(request.workspace, code)
+    return render_detail(request, post)
+
+
+def safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
 
 
 @workspace_view(Perm.PUBLISH)
@@ -60,7 +171,8 @@ def retry_delivery(request, code):
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Retrying on {delivery.channel} now.")
-    return redirect("posts:detail", slug=request.workspace.slug, code=delivery.post.code)
+    fallback = reverse("posts:detail", kwargs={"slug": request.workspace.slug, "code": delivery.post.code})
+    return redirect(safe_next(request, fallback))
 
 
 urlpatterns = [
