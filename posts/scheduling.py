@@ -126,3 +126,82 @@ def move_in_queue(delivery, position: int) -> None:
                 Delivery.objects.filter(pk=item.pk).update(
                     scheduled_for=instant, next_attempt_at=instant, updated=now()
                 )
+
+
+class CannotMove(Exception):
+    """A delivery cannot take the time asked for; the message is a sentence for the user."""
+
+    def __init__(self, message: str, *, past: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.past = past  # the time itself was refused (shown beside the time field)
+
+
+MOVABLE_STATUSES = (Delivery.Status.SCHEDULED, Delivery.Status.HELD)
+
+_NOT_MOVABLE = {
+    Delivery.Status.PUBLISHED: "This post was already published on {channel}; it can't be moved.",
+    Delivery.Status.PUBLISHING: "This post is being published on {channel} right now; it can't be moved.",
+    Delivery.Status.QUEUED: "This post is being published on {channel} right now; it can't be moved.",
+    Delivery.Status.FAILED: "This post failed on {channel}: retry it instead of moving it.",
+    Delivery.Status.NEEDS_ATTENTION: "This post needs attention on {channel}: check it before moving it.",
+    Delivery.Status.DRAFT: "This post is not scheduled on {channel}; schedule it from the composer.",
+}
+
+
+def _not_movable(delivery, status) -> str:
+    return _NOT_MOVABLE.get(status, "This post can't be moved now.").format(channel=delivery.channel)
+
+
+def reschedule(delivery, when: datetime) -> None:
+    """Give one delivery a fixed time (it leaves the queue); only while it is scheduled or held.
+
+    The update is conditional on the status, so a delivery a dispatcher claims meanwhile is not moved.
+    """
+    if delivery.status not in MOVABLE_STATUSES:
+        raise CannotMove(_not_movable(delivery, delivery.status))
+    if when < now() - timedelta(minutes=1):
+        raise CannotMove("That time has passed: choose a time in the future.", past=True)
+    moved = Delivery.objects.filter(pk=delivery.pk, status__in=MOVABLE_STATUSES).update(
+        in_queue=False, scheduled_for=when, next_attempt_at=when, updated=now()
+    )
+    if not moved:
+        status = Delivery.objects.filter(pk=delivery.pk).values_list("status", flat=True).first()
+        raise CannotMove(_not_movable(delivery, status))
+    delivery.in_queue, delivery.scheduled_for, delivery.next_attempt_at = False, when, when
+
+
+def change_schedule(channel, *, add=(), remove=(), replace: bool = False, timezone: str | None = None) -> int:
+    """Add and remove weekly slots (or `replace` them all) and/or change the channel's zone, then
+    re-slot its queue.
+
+    One transaction with the channel row locked, so two people editing the schedule at once do not
+    lose each other's changes. Raises NoSlots (and changes nothing) if posts are queued and no slot
+    would be left. Returns how many queued posts moved.
+    """
+    from channels.models import Channel
+
+    previous_zone = channel.timezone
+    try:
+        with transaction.atomic():
+            Channel.objects.select_for_update().filter(pk=channel.pk).values_list("pk").first()
+            if replace:
+                PostingSlot.objects.filter(channel=channel).delete()
+            for weekday, at in remove:
+                PostingSlot.objects.filter(channel=channel, weekday=weekday, time=at).delete()
+            existing = set(channel_slots(channel))
+            PostingSlot.objects.bulk_create(
+                [PostingSlot(channel=channel, weekday=w, time=t) for w, t in sorted(set(add) - existing)]
+            )
+            if timezone is not None and timezone != channel.timezone:
+                Channel.objects.filter(pk=channel.pk).update(timezone=timezone, updated=now())
+                channel.timezone = timezone
+            return reslot_queue(channel)
+    except BaseException:
+        channel.timezone = previous_zone
+        raise
+
+
+def set_slots(channel, slots) -> int:
+    """Replace the channel's weekly slots with `slots` ((weekday, time) pairs) and re-slot its queue."""
+    return change_schedule(channel, add=slots, replace=True)

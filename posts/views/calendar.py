@@ -1,3 +1,284 @@
-"""calendar pages."""
+"""The workspace's calendar: week and month views of scheduled and published posts in the workspace's
+zone, filterable by channel, where a post can be dragged (or, from the keyboard, moved with a form) to
+another day or hour.
+"""
 
-urlpatterns = []
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber, TruncDate, TruncHour
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.timezone import now
+from django.views.decorators.http import require_POST
+
+from posts import scheduling
+from posts.models import Delivery
+from posts.views.queue import RescheduleForm, load_delivery, workspace_channels
+from workspaces.access import get_for_workspace, workspace_view
+from workspaces.models import Perm
+
+WEEK, MONTH = "week", "month"
+# Chips shown per hour (week) or per day (month); the rest are counted ("+3 more"), so a workspace with
+# hundreds of channels still gets a page of bounded size.
+CELL_LIMIT = {WEEK: 3, MONTH: 4}
+FIRST_HOUR_OF_A_DAY = 9  # a new post from a month's day cell starts at this hour
+
+
+@dataclass
+class Cell:
+    day: date
+    hour: int | None  # None in the month view
+    start: datetime  # UTC
+    chips: list = field(default_factory=list)
+    total: int = 0
+    compose_at: datetime | None = None  # wall time (workspace zone) a new post here would get
+    in_month: bool = True
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.chips)
+
+    @property
+    def key(self) -> str:
+        return self.day.isoformat() if self.hour is None else f"{self.day.isoformat()}-{self.hour:02d}"
+
+
+def _parse_day(value: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return default
+
+
+def _period(view: str, anchor: date) -> tuple[date, int, date, date]:
+    """First day shown, number of days, and the anchors of the previous and next periods."""
+    if view == WEEK:
+        first = anchor - timedelta(days=anchor.weekday())
+        return first, 7, first - timedelta(days=7), first + timedelta(days=7)
+    month = anchor.replace(day=1)
+    first = month - timedelta(days=month.weekday())
+    previous = (month - timedelta(days=1)).replace(day=1)
+    following = (month + timedelta(days=32)).replace(day=1)
+    return first, 42, previous, following
+
+
+def _chips(workspace, channel, start, end, view, tz, channels_by_id):
+    """The chips of each cell (at most CELL_LIMIT) and each cell's total, in three queries or fewer."""
+    deliveries = Delivery.objects.for_calendar(workspace, start, end)
+    if channel is not None:
+        deliveries = deliveries.filter(channel=channel)
+    cell = TruncHour("at", tzinfo=tz) if view == WEEK else TruncDate("at", tzinfo=tz)
+    ranked = (
+        deliveries.annotate(cell=cell)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("cell")], order_by=[F("at").asc(), F("id").asc()]),
+            total=Window(Count("id"), partition_by=[F("cell")]),
+        )
+        .filter(rank__lte=CELL_LIMIT[view])
+        .values_list("id", "total")
+    )
+    totals = dict(ranked)
+    if not totals:
+        return {}, {}
+    shown = (
+        Delivery.objects.for_calendar(workspace, start, end)
+        .filter(pk__in=list(totals))
+        .with_excerpt(80)
+        .select_related("post")
+        .defer("text_overrides", "remote_parts", "part_state", "post__options")
+        .order_by("at", "id")
+    )
+    chips: dict[str, list] = {}
+    cell_totals: dict[str, int] = {}
+    for d in shown:
+        d.channel = channels_by_id[d.channel_id]
+        local = d.at.astimezone(tz)
+        key = local.date().isoformat() if view == MONTH else f"{local.date().isoformat()}-{local.hour:02d}"
+        chips.setdefault(key, []).append(d)
+        cell_totals[key] = totals[d.pk]
+    return chips, cell_totals
+
+
+def _query(view, start, channel, **extra) -> str:
+    params = {"view": view, "start": start.isoformat()}
+    if channel is not None:
+        params["channel"] = str(channel.code)
+    params.update(extra)
+    return urlencode(params)
+
+
+def _calendar_context(request) -> dict:
+    workspace = request.workspace
+    tz = workspace.tz
+    view = request.GET.get("view") if request.GET.get("view") in (WEEK, MONTH) else WEEK
+    current = now()
+    today = current.astimezone(tz).date()
+    anchor = _parse_day(request.GET.get("start"), today)
+    channels = workspace_channels(workspace)
+    by_id = {c.pk: c for c in channels}
+    wanted = request.GET.get("channel", "")
+    channel = next((c for c in channels if str(c.code) == wanted), None)
+
+    first, count, previous, following = _period(view, anchor)
+    days = [first + timedelta(days=n) for n in range(count)]
+    start = scheduling.local_to_utc(datetime.combine(first, time()), tz)
+    end = scheduling.local_to_utc(datetime.combine(days[-1] + timedelta(days=1), time()), tz)
+    chips, totals = _chips(workspace, channel, start, end, view, tz, by_id)
+
+    can_move = request.membership.can(Perm.PUBLISH)
+    for cell_chips in chips.values():
+        for d in cell_chips:
+            d.movable = can_move and d.status in scheduling.MOVABLE_STATUSES and d.at > current
+
+    def make_cell(day, hour):
+        wall = datetime.combine(day, time(hour if hour is not None else 0))
+        cell = Cell(day=day, hour=hour, start=scheduling.local_to_utc(wall, tz))
+        cell.chips = chips.get(cell.key, [])
+        cell.total = totals.get(cell.key, 0)
+        if hour is not None:
+            cell.compose_at = wall if cell.start > current else None
+        else:
+            cell.in_month = day.month == anchor.month
+            if day > today:
+                cell.compose_at = datetime.combine(day, time(FIRST_HOUR_OF_A_DAY))
+            elif day == today and current.astimezone(tz).hour < 23:
+                cell.compose_at = datetime.combine(day, time(current.astimezone(tz).hour + 1))
+        return cell
+
+    if view == WEEK:
+        rows = [(hour, [make_cell(day, hour) for day in days]) for hour in range(24)]
+    else:
+        cells = [make_cell(day, None) for day in days]
+        rows = [(None, cells[n : n + 7]) for n in range(0, 42, 7)]
+
+    title_day = first if view == WEEK else anchor.replace(day=1)
+    try:
+        compose_url = reverse("posts:compose", kwargs={"slug": workspace.slug})
+    except NoReverseMatch:  # the composer is optional for this page
+        compose_url = ""
+    return {
+        "view": view,
+        "rows": rows,
+        "days": days[:7],
+        "today": today,
+        "title_day": title_day,
+        "last_day": days[-1],
+        "channels": channels,
+        "channel": channel,
+        "tzname": workspace.timezone,
+        "query": _query(view, first if view == WEEK else title_day, channel),
+        "prev_query": _query(view, previous, channel),
+        "next_query": _query(view, following, channel),
+        "today_query": _query(view, today, channel),
+        "week_query": _query(WEEK, first if view == WEEK else title_day, channel),
+        "month_query": _query(MONTH, title_day if view == MONTH else first, channel),
+        "can_move": can_move,
+        "compose_url": compose_url,
+    }
+
+
+def _move_panel(request, delivery=None, failed=None):
+    """The keyboard way to move a post: a form for one delivery (?move=<code>)."""
+    if delivery is None:
+        code = request.GET.get("move")
+        if not code or not request.membership.can(Perm.PUBLISH):
+            return None
+        try:
+            delivery = get_for_workspace(
+                Delivery.objects.select_related("post", "channel").with_excerpt(80),
+                request.workspace,
+                code=code,
+            )
+        except ValueError:  # not a UUID
+            return None
+        delivery.channel.workspace = request.workspace
+    return {"delivery": delivery, "failed": failed}
+
+
+def _render(request, status=200, **extra):
+    context = {**_calendar_context(request), **extra}
+    template = "posts/calendar.html#calendar-body" if request.htmx else "posts/calendar.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@workspace_view(Perm.VIEW)
+def calendar(request):
+    return _render(request, move=_move_panel(request))
+
+
+def _target_time(request, delivery, workspace_tz) -> datetime:
+    """Where a drop (day, optional hour, in the calendar's zone) or the form (a wall time in the
+    channel's zone) sends the delivery."""
+    channel_tz = delivery.channel.tz
+    if "at" in request.POST:
+        form = RescheduleForm(request.POST)
+        if not form.is_valid():
+            raise scheduling.CannotMove(form.errors["at"][0], past=True)
+        return scheduling.local_to_utc(form.cleaned_data["at"], channel_tz)
+    try:
+        day = date.fromisoformat(request.POST.get("day", ""))
+        hour = int(request.POST["hour"]) if request.POST.get("hour", "") != "" else None
+    except ValueError:
+        raise scheduling.CannotMove("Drop the post on a day of the calendar.") from None
+    if hour is not None and not 0 <= hour <= 23:
+        raise scheduling.CannotMove("Drop the post on an hour of the calendar.")
+    current = delivery.scheduled_for
+    if hour is not None:
+        # Dropped on an hour of the week view: that hour, same minutes, in the calendar's zone.
+        minute = current.astimezone(workspace_tz).minute
+        return scheduling.local_to_utc(datetime.combine(day, time(hour, minute)), workspace_tz)
+    # Dropped on a day: as many days later (or earlier) as the drop moved it on the calendar, at the
+    # same time of day in the channel's zone (09:00 in New York stays 09:00 in New York).
+    shift = day - current.astimezone(workspace_tz).date()
+    local = current.astimezone(channel_tz)
+    return scheduling.local_to_utc(datetime.combine(local.date() + shift, local.time()), channel_tz)
+
+
+@workspace_view(Perm.PUBLISH)
+@require_POST
+def move_delivery(request, code):
+    """Move one delivery to another day or time; it becomes a fixed-time delivery (leaves the queue).
+
+    Answers JSON to the calendar's script (Accept: application/json); otherwise redirects back to the
+    calendar, or shows the move form again with the error beside the field.
+    """
+    delivery = load_delivery(request, code)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    calendar_url = reverse("posts:calendar", kwargs={"slug": request.workspace.slug})
+    back = calendar_url + (f"?{request.GET.urlencode()}" if request.GET else "")
+    try:
+        when = _target_time(request, delivery, request.workspace.tz)
+        scheduling.reschedule(delivery, when)
+    except scheduling.CannotMove as exc:
+        if wants_json:
+            return JsonResponse({"error": exc.message}, status=400)
+        if exc.past and "at" in request.POST:
+            failed = {"value": request.POST.get("at", ""), "error": exc.message}
+            return _render(request, move=_move_panel(request, delivery, failed))
+        messages.error(request, exc.message)
+        return redirect(back)
+    channel = delivery.channel
+    local = when.astimezone(channel.tz)
+    message = f"Moved to {local:%a %-d %b, %H:%M} ({channel.timezone_name}) on {channel}."
+    if wants_json:
+        return JsonResponse({"message": message, "at": when.isoformat()})
+    messages.success(request, message)
+    return redirect(back)
+
+
+urlpatterns = [
+    path("w/<slug:slug>/calendar/", calendar, name="calendar"),
+    path(
+        "w/<slug:slug>/deliveries/<uuid:code>/calendar-move/",
+        move_delivery,
+        name="calendar-move-delivery",
+    ),
+]

@@ -1,3 +1,461 @@
-"""queue pages."""
+"""The queue: upcoming posts per channel and for all channels, reordering, rescheduling, deleting,
+and the posting-schedule editor.
 
-urlpatterns = []
+Times are stored in UTC and shown in each channel's zone; a time typed here is read in the channel's
+zone and converted with scheduling.local_to_utc (DST gaps and repeats resolved the usual way).
+"""
+
+import heapq
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import groupby
+
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timezone import now
+from django.views.decorators.http import require_POST
+
+from channels.models import Channel
+from posts import composing, scheduling
+from posts.models import Delivery, Post, PostingSlot
+from workspaces.access import get_for_workspace, workspace_view
+from workspaces.forms import timezone_choices
+from workspaces.models import Perm
+
+UPCOMING_LIMIT = 100  # deliveries listed per page; the rest are a click on a channel away
+FREE_SLOT_DAYS = 7  # how far ahead empty posting slots are shown
+FREE_SLOT_LIMIT = 100
+LIVE_STATUSES = (Delivery.Status.QUEUED, Delivery.Status.PUBLISHING)
+
+
+@dataclass
+class Row:
+    """One line of a queue: a delivery, or a posting slot nobody has taken yet (delivery is None)."""
+
+    at: datetime
+    channel: Channel
+    delivery: Delivery | None = None
+    position: int | None = None  # place in the channel's queue, for deliveries placed by the queue
+    last_in_queue: bool = False
+
+    @property
+    def local_day(self) -> date:
+        return self.at.astimezone(self.channel.tz).date()
+
+    @property
+    def is_late(self) -> bool:
+        return self.delivery is not None and self.at < now()
+
+
+def workspace_channels(workspace) -> list[Channel]:
+    channels = list(Channel.objects.filter(workspace=workspace).order_by("network", "handle"))
+    for channel in channels:
+        channel.workspace = workspace  # channel.tz reads the workspace's zone: no query per channel
+    return channels
+
+
+def _upcoming(workspace, channels: list[Channel], channel: Channel | None = None):
+    """The next deliveries (one query), with their channel attached, and whether the list was cut."""
+    by_id = {c.pk: c for c in channels}
+    deliveries = (
+        Delivery.objects.filter(channel__workspace=workspace, scheduled_for__isnull=False)
+        .upcoming()
+        .with_excerpt()
+        .select_related("post")
+        .defer("text_overrides", "remote_parts", "part_state", "post__options")
+    )
+    if channel is not None:
+        deliveries = deliveries.filter(channel=channel)
+    deliveries = list(deliveries[: UPCOMING_LIMIT + 1])
+    cut = len(deliveries) > UPCOMING_LIMIT
+    deliveries = deliveries[:UPCOMING_LIMIT]
+    for d in deliveries:
+        d.channel = by_id[d.channel_id]
+    return deliveries, cut
+
+
+def _free_slots(channels, slots_by_channel, taken, start, end) -> tuple[list[Row], bool]:
+    """Posting slots in (start, end) that no delivery takes, earliest first, at most FREE_SLOT_LIMIT."""
+
+    def stream(channel, slots):
+        for instant in scheduling.slot_times(slots, channel.tz, start):
+            yield instant, channel.pk, channel
+
+    streams = [
+        stream(channel, slots_by_channel[channel.pk])
+        for channel in channels
+        if channel.pk in slots_by_channel and channel.status == Channel.Status.ACTIVE
+    ]
+    rows = []
+    for instant, channel_id, channel in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+        if instant >= end:
+            break
+        if (channel_id, instant) in taken:
+            continue
+        if len(rows) == FREE_SLOT_LIMIT:
+            return rows, True
+        rows.append(Row(at=instant, channel=channel))
+    return rows, False
+
+
+def _queue_rows(workspace, channels, channel=None):
+    """Deliveries and free slots, grouped by day in each channel's zone."""
+    deliveries, cut = _upcoming(workspace, channels, channel)
+    slots = PostingSlot.objects.filter(channel__workspace=workspace)
+    if channel is not None:
+        slots = slots.filter(channel=channel)
+    slots_by_channel: dict[int, list] = {}
+    for channel_id, weekday, at in slots.values_list("channel_id", "weekday", "time"):
+        slots_by_channel.setdefault(channel_id, []).append((weekday, at))
+
+    start = now()
+    end = start + timedelta(days=FREE_SLOT_DAYS)
+    if cut:
+        # Past the last delivery listed, a slot may be taken by one that is not: show no gaps there.
+        end = min(end, deliveries[-1].scheduled_for)
+    taken = {(d.channel_id, d.scheduled_for) for d in deliveries}
+    free, more_free = _free_slots([channel] if channel else channels, slots_by_channel, taken, start, end)
+
+    rows = []
+    positions: dict[int, int] = {}
+    for d in deliveries:
+        row = Row(at=d.scheduled_for, channel=d.channel, delivery=d)
+        if d.in_queue and d.status in scheduling.MOVABLE_STATUSES:
+            row.position = positions.get(d.channel_id, 0)
+            positions[d.channel_id] = row.position + 1
+        rows.append(row)
+    if not cut:
+        # Without a cut list the last queued row shown is the last in its channel's queue.
+        last = {r.channel.pk: r for r in rows if r.position is not None}
+        for row in last.values():
+            row.last_in_queue = True
+    rows.extend(free)
+    rows.sort(key=lambda r: (r.local_day, r.at, r.channel.handle, r.delivery is None))
+    days = [(day, list(items)) for day, items in groupby(rows, key=lambda r: r.local_day)]
+    return {"days": days, "cut": cut, "more_free": more_free, "limit": UPCOMING_LIMIT}
+
+
+def _render_queue(request, context):
+    template = "posts/queue.html#queue-list" if request.htmx else "posts/queue.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@workspace_view(Perm.VIEW)
+def queue(request):
+    channels = workspace_channels(request.workspace)
+    page_url = reverse("posts:queue", kwargs={"slug": request.workspace.slug})
+    rows = _queue_rows(request.workspace, channels)
+    return _render_queue(request, {"channel": None, "channels": channels, "page_url": page_url, **rows})
+
+
+def _channel_queue_response(request, channel, **extra):
+    rows = _queue_rows(request.workspace, [channel], channel)
+    page_url = _queue_url(request, channel)
+    context = {"channel": channel, "channels": [channel], "page_url": page_url, **rows, **extra}
+    return _render_queue(request, context)
+
+
+def _channel(request, code) -> Channel:
+    channel = get_for_workspace(Channel, request.workspace, code=code)
+    channel.workspace = request.workspace
+    return channel
+
+
+@workspace_view(Perm.VIEW)
+def channel_queue(request, code):
+    return _channel_queue_response(request, _channel(request, code))
+
+
+@workspace_view(Perm.VIEW)
+def delivery_live_status(request, code):
+    """The status badge of one delivery; it polls while queued or publishing and stops once done."""
+    delivery = get_for_workspace(Delivery.objects.only("code", "status"), request.workspace, code=code)
+    return render(request, "posts/queue.html#live-status", {"d": delivery})
+
+
+def _next_url(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def load_delivery(request, code) -> Delivery:
+    delivery = get_for_workspace(
+        Delivery.objects.select_related("post", "channel"), request.workspace, code=code
+    )
+    delivery.channel.workspace = request.workspace
+    return delivery
+
+
+def _queue_url(request, channel) -> str:
+    return reverse("posts:channel-queue", kwargs={"slug": request.workspace.slug, "code": channel.code})
+
+
+@workspace_view(Perm.PUBLISH)
+@require_POST
+def move_delivery(request, code):
+    """Move a queued post to another place in its channel's queue; the set of slot times stays."""
+    delivery = load_delivery(request, code)
+    try:
+        position = int(request.POST.get("position", ""))
+    except ValueError:
+        position = None
+    if position is None or position < 0:
+        messages.error(request, "Choose where in the queue the post should go.")
+    elif not delivery.in_queue or delivery.status not in scheduling.MOVABLE_STATUSES:
+        messages.error(request, "Only posts waiting in the queue can be reordered.")
+    else:
+        scheduling.move_in_queue(delivery, position)
+        messages.success(request, "Queue reordered: the posts swapped their times.")
+    return redirect(_next_url(request, _queue_url(request, delivery.channel)))
+
+
+class WallTimeField(forms.Field):
+    """A date and time as typed in a stated zone (no zone attached): a naive datetime."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"})
+    default_error_messages = {"invalid": "Enter a date and time, such as 2026-05-04 09:30."}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if parsed.tzinfo is not None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return parsed.replace(second=0, microsecond=0)
+
+
+class RescheduleForm(forms.Form):
+    at = WallTimeField(error_messages={"required": "Choose a date and time."})
+
+
+def local_input_value(instant: datetime | None, tz) -> str:
+    """A datetime-local input's value for `instant` in zone `tz`."""
+    return instant.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if instant else ""
+
+
+@workspace_view(Perm.PUBLISH)
+@require_POST
+def reschedule_delivery(request, code):
+    """Give one delivery a fixed date and time typed in its channel's zone; it leaves the queue."""
+    delivery = load_delivery(request, code)
+    channel = delivery.channel
+    form = RescheduleForm(request.POST)
+    error = None
+    if not form.is_valid():
+        error = form.errors["at"][0]
+    else:
+        when = scheduling.local_to_utc(form.cleaned_data["at"], channel.tz)
+        try:
+            scheduling.reschedule(delivery, when)
+        except scheduling.CannotMove as exc:
+            if not exc.past:
+                messages.error(request, exc.message)
+                return redirect(_next_url(request, _queue_url(request, channel)))
+            error = exc.message
+        else:
+            messages.success(
+                request,
+                f"Rescheduled on {channel} for "
+                f"{when.astimezone(channel.tz):%a %-d %b %Y, %H:%M} ({channel.timezone_name}).",
+            )
+            return redirect(_next_url(request, _queue_url(request, channel)))
+    # The error goes beside the field of this row, with what was typed kept.
+    failed = {"code": delivery.code, "value": request.POST.get("at", ""), "error": error}
+    return _channel_queue_response(request, _channel(request, channel.code), reschedule_failed=failed)
+
+
+def delete_post_if_unsent(post: Post) -> None:
+    """Delete a post unless one of its deliveries is out or going out (then PostInvalid)."""
+    with transaction.atomic():
+        # Lock every delivery: the dispatcher skips locked rows, so none is claimed meanwhile.
+        statuses = list(post.deliveries.select_for_update().values_list("status", flat=True))
+        busy = {Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED}
+        if busy.intersection(statuses):
+            raise composing.PostInvalid(
+                {"post": ["Part of this post is out or going out now; it can't be deleted."]}
+            )
+        post.delete()
+
+
+@workspace_view(Perm.PUBLISH)
+@require_POST
+def delete_post(request, code):
+    post = get_for_workspace(Post, request.workspace, code=code)
+    queue_url = reverse("posts:queue", kwargs={"slug": request.workspace.slug})
+    back = _next_url(request, queue_url)
+    try:
+        delete_post_if_unsent(post)
+    except composing.PostInvalid as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    messages.success(request, "Post deleted.")
+    detail_url = reverse("posts:detail", kwargs={"slug": request.workspace.slug, "code": code})
+    return redirect(queue_url if back.startswith(detail_url) else back)  # its own page is gone
+
+
+@workspace_view(Perm.PUBLISH)
+@require_POST
+def unschedule_post(request, code):
+    post = get_for_workspace(Post, request.workspace, code=code)
+    try:
+        composing.cancel(post)
+    except composing.PostInvalid as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Unscheduled: the post is a draft again, on every channel.")
+    return redirect(_next_url(request, reverse("posts:queue", kwargs={"slug": request.workspace.slug})))
+
+
+# The posting-schedule editor.
+
+WEEKDAY_CHOICES = list(enumerate(PostingSlot.WEEKDAYS))
+
+
+class AddTimeForm(forms.Form):
+    time = forms.TimeField(
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        error_messages={"required": "Choose a time.", "invalid": "Enter a time such as 09:30."},
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one day."},
+    )
+
+
+class RemoveTimeForm(forms.Form):
+    time = forms.TimeField()
+    weekdays = forms.TypedMultipleChoiceField(choices=WEEKDAY_CHOICES, coerce=int)
+
+
+class ZoneForm(forms.Form):
+    timezone = forms.ChoiceField(required=False, label="Time zone")
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [
+            ("", f"The workspace's zone ({workspace.timezone})")
+        ] + timezone_choices()
+
+    def clean_timezone(self):
+        value = self.cleaned_data["timezone"]
+        if value and value not in zoneinfo.available_timezones():
+            raise forms.ValidationError("Choose a time zone from the list.")
+        return value
+
+
+def _days_label(weekdays) -> str:
+    weekdays = sorted(set(weekdays))
+    if weekdays == list(range(7)):
+        return "every day"
+    if weekdays == list(range(5)):
+        return "Monday to Friday"
+    return ", ".join(PostingSlot.WEEKDAYS[w] for w in weekdays)
+
+
+def _moved(count: int) -> str:
+    if count == 0:
+        return "No queued post needed to move."
+    if count == 1:
+        return "1 queued post moved to a new time."
+    return f"{count} queued posts moved to new times."
+
+
+@workspace_view(Perm.MANAGE_CHANNELS)
+def channel_schedule(request, code):
+    channel = _channel(request, code)
+    add_form = AddTimeForm(prefix="add", initial={"weekdays": list(range(5))})
+    zone_form = ZoneForm(prefix="zone", workspace=request.workspace, initial={"timezone": channel.timezone})
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "add":
+                add_form = AddTimeForm(request.POST, prefix="add")
+                if add_form.is_valid():
+                    at, days = add_form.cleaned_data["time"], add_form.cleaned_data["weekdays"]
+                    moved = scheduling.change_schedule(channel, add=[(d, at) for d in days])
+                    messages.success(
+                        request, f"Posting time {at:%H:%M} added {_days_label(days)}. {_moved(moved)}"
+                    )
+                    return redirect(request.path)
+            elif action == "remove":
+                remove = RemoveTimeForm(request.POST, prefix="remove")
+                if remove.is_valid():
+                    at, days = remove.cleaned_data["time"], remove.cleaned_data["weekdays"]
+                    moved = scheduling.change_schedule(channel, remove=[(d, at) for d in days])
+                    messages.success(
+                        request, f"Posting time {at:%H:%M} removed {_days_label(days)}. {_moved(moved)}"
+                    )
+                else:
+                    messages.error(request, "Choose a posting time to remove.")
+                return redirect(request.path)
+            elif action == "timezone":
+                zone_form = ZoneForm(request.POST, prefix="zone", workspace=request.workspace)
+                if zone_form.is_valid():
+                    moved = scheduling.change_schedule(channel, timezone=zone_form.cleaned_data["timezone"])
+                    messages.success(
+                        request, f"Posting times are now in {channel.timezone_name}. {_moved(moved)}"
+                    )
+                    return redirect(request.path)
+        except scheduling.NoSlots:
+            messages.error(
+                request,
+                "Posts are waiting in this channel's queue and need posting times: keep at least one, "
+                "or give those posts a fixed time first.",
+            )
+            return redirect(request.path)
+
+    slots = scheduling.channel_slots(channel)
+    times = sorted({at for _, at in slots})
+    present = set(slots)
+    grid = [
+        (at, [(weekday, name, (weekday, at) in present) for weekday, name in WEEKDAY_CHOICES])
+        for at in times
+    ]
+    upcoming = list(zip(range(8), scheduling.slot_times(slots, channel.tz, now()), strict=False))
+    queued = Delivery.objects.in_queue(channel).count()
+    return render(
+        request,
+        "posts/schedule.html",
+        {
+            "channel": channel,
+            "grid": grid,
+            "weekdays": PostingSlot.WEEKDAYS,
+            "next_times": [instant for _, instant in upcoming],
+            "queued": queued,
+            "add_form": add_form,
+            "zone_form": zone_form,
+        },
+    )
+
+
+urlpatterns = [
+    path("w/<slug:slug>/queue/", queue, name="queue"),
+    path("w/<slug:slug>/channels/<uuid:code>/queue/", channel_queue, name="channel-queue"),
+    path("w/<slug:slug>/channels/<uuid:code>/schedule/", channel_schedule, name="channel-schedule"),
+    path("w/<slug:slug>/deliveries/<uuid:code>/move/", move_delivery, name="queue-move-delivery"),
+    path("w/<slug:slug>/deliveries/<uuid:code>/reschedule/", reschedule_delivery, name="reschedule-delivery"),
+    path(
+        "w/<slug:slug>/deliveries/<uuid:code>/queue-status/",
+        delivery_live_status,
+        name="queue-delivery-status",
+    ),
+    path("w/<slug:slug>/posts/<uuid:code>/delete/", delete_post, name="delete-post"),
+    path("w/<slug:slug>/posts/<uuid:code>/unschedule/", unschedule_post, name="unschedule-post"),
+]
