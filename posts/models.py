@@ -177,6 +177,20 @@ class DeliveryQuerySet(models.QuerySet):
     def status_counts(self) -> dict[str, int]:
         return dict(self.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
 
+    def for_workspace(self, workspace):
+        return self.filter(post__workspace=workspace)
+
+    def needing_action(self):
+        """What the failed page lists: rejected, unsure of the outcome, or held for a reconnect."""
+        return self.filter(
+            status__in=[Delivery.Status.FAILED, Delivery.Status.NEEDS_ATTENTION, Delivery.Status.HELD]
+        )
+
+    def with_latest_metric_id(self):
+        """Annotate `latest_metric_id` (one index seek per row on metric_latest); see latest_metrics()."""
+        latest = MetricSnapshot.objects.filter(delivery=OuterRef("pk")).order_by("-taken", "-id")
+        return self.annotate(latest_metric_id=Subquery(latest.values("id")[:1]))
+
     def upcoming(self):
         """Not out yet: scheduled, held, handed to a worker or publishing, in time order (queue pages)."""
         return self.filter(status__in=Delivery.ACTIVE_STATUSES).order_by("scheduled_for", "id")
@@ -305,6 +319,17 @@ def media_public_url(media: Media) -> str:
 
     token = signing.dumps(str(media.code), salt="media")
     return settings.SITE_URL + reverse("posts:public-media", args=[token])
+
+
+def latest_metrics(deliveries) -> list["Delivery"]:
+    """Set `latest_metrics` (a MetricSnapshot or None) on deliveries loaded with_latest_metric_id(),
+    with one query for the whole list."""
+    deliveries = list(deliveries)
+    ids = [d.latest_metric_id for d in deliveries if getattr(d, "latest_metric_id", None)]
+    snapshots = MetricSnapshot.objects.in_bulk(ids) if ids else {}
+    for delivery in deliveries:
+        delivery.latest_metrics = snapshots.get(getattr(delivery, "latest_metric_id", None))
+    return deliveries
 
 
 class DeliveryAttempt(models.Model):
