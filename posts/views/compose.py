@@ -1,3 +1,975 @@
-"""compose pages."""
+"""The composer: write once for many channels, see each network's verdict as you type, then schedule.
 
-urlpatterns = []
+One form serves new posts and edits. Everything it shows is rebuilt from what was posted (parts,
+per-channel texts, options, chosen channels, uploaded media and their alt text), never from the
+session, so an invalid submit, a new part, a split or an upload without JavaScript loses nothing that
+was typed. Posts are written only through posts.composing; the live checks call its validate(), which
+asks each channel's adapter offline, so the counters and the final refusal can never disagree.
+
+Buttons in the form carry name="action": without JavaScript they submit the whole form to the page,
+which applies the action and renders the page again; with htmx the same buttons post to the same
+views (or to the split endpoint) and get back just the parts of the page that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import uuid
+import warnings
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+
+from django.conf import settings
+from django.contrib import messages
+from django.core import signing
+from django.core.cache import cache as django_cache
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.timezone import now
+from django.utils.translation.trans_real import parse_accept_lang_header
+from django.views.decorators.http import require_POST
+from django_htmx.http import trigger_client_event
+from PIL import Image
+
+from channels.adapters.linkcard import fetch_preview
+from channels.http import FetchError, UnsafeURL
+from channels.models import Channel, Network
+from posts import composing
+from posts.models import Delivery, Media, Post
+from posts.scheduling import local_to_utc
+from posts.threading import network_counter, split_for
+from workspaces.access import get_for_workspace, workspace_view
+from workspaces.forms import timezone_choices
+from workspaces.models import Perm
+
+MB = 1024 * 1024
+MAX_PARTS = 50
+MAX_ALT_TEXT = 5000
+LINK_CARD_CACHE_SECONDS = 600
+# Pillow format -> (MIME type, file extension). MPO is what many phone cameras' JPEGs identify as.
+IMAGE_FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "MPO": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+    "GIF": ("image/gif", "gif"),
+}
+VISIBILITIES = [
+    ("public", "Public"),
+    ("unlisted", "Quiet public (unlisted)"),
+    ("private", "Followers only"),
+    ("direct", "Mentioned people only"),
+]
+LANGUAGES = [
+    ("ar", "Arabic"),
+    ("bg", "Bulgarian"),
+    ("bn", "Bengali"),
+    ("ca", "Catalan"),
+    ("cs", "Czech"),
+    ("cy", "Welsh"),
+    ("da", "Danish"),
+    ("de", "German"),
+    ("el", "Greek"),
+    ("en", "English"),
+    ("eo", "Esperanto"),
+    ("es", "Spanish"),
+    ("et", "Estonian"),
+    ("eu", "Basque"),
+    ("fa", "Persian"),
+    ("fi", "Finnish"),
+    ("fr", "French"),
+    ("ga", "Irish"),
+    ("gl", "Galician"),
+    ("he", "Hebrew"),
+    ("hi", "Hindi"),
+    ("hr", "Croatian"),
+    ("hu", "Hungarian"),
+    ("id", "Indonesian"),
+    ("is", "Icelandic"),
+    ("it", "Italian"),
+    ("ja", "Japanese"),
+    ("ko", "Korean"),
+    ("lt", "Lithuanian"),
+    ("lv", "Latvian"),
+    ("ms", "Malay"),
+    ("nl", "Dutch"),
+    ("no", "Norwegian"),
+    ("pl", "Polish"),
+    ("pt", "Portuguese"),
+    ("ro", "Romanian"),
+    ("ru", "Russian"),
+    ("sk", "Slovak"),
+    ("sl", "Slovenian"),
+    ("sr", "Serbian"),
+    ("sv", "Swedish"),
+    ("sw", "Swahili"),
+    ("th", "Thai"),
+    ("tl", "Tagalog"),
+    ("tr", "Turkish"),
+    ("uk", "Ukrainian"),
+    ("ur", "Urdu"),
+    ("vi", "Vietnamese"),
+    ("zh", "Chinese"),
+]
+LANGUAGE_CODES = {code for code, _ in LANGUAGES}
+MODES = [
+    (Post.Mode.NOW, "Share now"),
+    (Post.Mode.QUEUE, "Add to queue"),
+    (Post.Mode.AT, "At a date and time"),
+    (Post.Mode.DRAFT, "Save as draft"),
+]
+NETWORK_ORDER = {value: index for index, value in enumerate(Network.values)}
+VISIBILITY_ICONS = {"public": "🌐", "unlisted": "🔓", "private": "🔒", "direct": "✉"}
+
+_LINK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_PREVIEW_TOKEN = re.compile(
+    r"(?P<link>https?://[^\s<>\"']+)"
+    r"|(?P<mention>(?<![\w@/])@[\w][\w.\-]*(?:@[\w.\-]+)?)"
+    r"|(?P<tag>(?<![\w#&/])#\w+)",
+    re.IGNORECASE,
+)
+_TRAILING = ".,;:!?)]}'\""
+
+
+def max_upload_bytes() -> int:
+    return int(getattr(settings, "MEDIA_MAX_UPLOAD_BYTES", 20 * MB))
+
+
+@cache
+def _zone_names() -> tuple[str, ...]:
+    # available_timezones() reads the zone database from disk on every call.
+    return tuple(name for name, _ in timezone_choices())
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo | None:
+    if name not in _zone_names():
+        return None
+    return zoneinfo.ZoneInfo(name)
+
+
+# --- what the form holds -------------------------------------------------------------------------
+
+
+@dataclass
+class PartState:
+    text: str = ""
+    media: list[Media] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)  # channel code -> its own text
+
+
+@dataclass
+class ComposerState:
+    parts: list[PartState]
+    chosen: list[str]  # channel codes, in the page's order
+    options: dict
+    mode: str
+    at: str = ""  # as typed: "2026-05-04T09:00"
+    zone: str = ""
+    numbering: bool = False
+    notes: dict[str, list[str]] = field(default_factory=dict)  # "part:<n>" -> neutral remarks
+
+
+def _default_options(request) -> dict:
+    return {
+        "content_warning": "",
+        "visibility": "public",
+        "language": _default_language(request),
+        "sensitive": False,
+        "link_card": True,
+        "topic_tag": "",
+        "link_attachment": "",
+    }
+
+
+def _default_language(request) -> str:
+    for code, _quality in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+        primary = code.split("-")[0].lower()
+        if primary in LANGUAGE_CODES:
+            return primary
+    fallback = settings.LANGUAGE_CODE.split("-")[0].lower()
+    return fallback if fallback in LANGUAGE_CODES else ""
+
+
+def _workspace_channels(workspace) -> list[Channel]:
+    channels = list(Channel.objects.filter(workspace=workspace))
+    for channel in channels:
+        channel.workspace = workspace  # Channel.tz reads it; no query per channel
+    channels.sort(key=lambda c: (NETWORK_ORDER.get(c.network, 99), c.handle.lower()))
+    return channels
+
+
+def _uuid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def _usable_media(workspace, codes: list[str], post: Post | None) -> dict[str, Media]:
+    """Media of this workspace that this form may attach: fresh uploads, or the edited post's own.
+
+    Codes of other workspaces' media, or of media attached to other posts, are ignored.
+    """
+    valid = [c for c in (_uuid(code) for code in codes) if c]
+    if not valid:
+        return {}
+    mine = Q(part=None) | Q(part__post=post) if post is not None else Q(part=None)
+    found = Media.objects.filter(workspace=workspace, code__in=valid).filter(mine)
+    return {str(m.code): m for m in found}
+
+
+def _local_input(instant: datetime, tz: zoneinfo.ZoneInfo) -> str:
+    return instant.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def _parse_local(value: str, tz: zoneinfo.ZoneInfo) -> datetime | None:
+    """A wall time typed in `tz` (or an ISO time with an offset) -> aware UTC; None if unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        return parsed
+    return local_to_utc(parsed, tz)
+
+
+def read_state(request, by_code: dict[str, Channel], post: Post | None) -> tuple[ComposerState, dict]:
+    """The composer as posted. Returns the state and errors about the form itself."""
+    data = request.POST
+    errors: dict[str, list[str]] = {}
+    texts = data.getlist("part") or [""]
+    texts = texts[:MAX_PARTS]
+    parts = [PartState(text=text) for text in texts]
+    chosen_set = set(data.getlist("channels"))
+    chosen = [code for code in by_code if code in chosen_set]
+    for code in by_code:
+        for index, part in enumerate(parts):
+            value = data.get(f"override-{code}-{index}", "")
+            if value.strip():
+                part.overrides[code] = value
+    media_codes = {index: data.getlist(f"media-{index}") for index in range(len(parts))}
+    usable = _usable_media(request.workspace, [c for codes in media_codes.values() for c in codes], post)
+    seen: set[str] = set()
+    for index, codes in media_codes.items():
+        for code in codes:
+            media = usable.get(_uuid(code) or "")
+            if media is None or str(media.code) in seen:
+                continue
+            seen.add(str(media.code))
+            alt = data.get(f"alt-{media.code}")
+            if alt is not None:
+                media.alt_text = alt.strip()[:MAX_ALT_TEXT]  # saved only with the post
+            parts[index].media.append(media)
+
+    options = {
+        "content_warning": data.get("content_warning", "").strip(),
+        "visibility": data.get("visibility", "public"),
+        "language": data.get("language", "").strip().lower(),
+        "sensitive": bool(data.get("sensitive")),
+        "link_card": bool(data.get("link_card")),
+        "topic_tag": data.get("topic_tag", "").strip(),
+        "link_attachment": data.get("link_attachment", "").strip(),
+    }
+    if options["visibility"] not in dict(VISIBILITIES):
+        errors["visibility"] = ["Choose who can see the post."]
+        options["visibility"] = "public"
+    if options["language"] and options["language"] not in LANGUAGE_CODES:
+        errors["language"] = ["Choose a language from the list."]
+    link = options["link_attachment"]
+    if link and not re.match(r"https?://\S+\.\S+$", link, re.IGNORECASE):
+        errors["link_attachment"] = ["Enter a full web address starting with https://."]
+    mode = data.get("mode", Post.Mode.QUEUE)
+    if mode not in Post.Mode.values:
+        mode = Post.Mode.QUEUE
+    zone = data.get("zone", "").strip()
+    if not _zone(zone):
+        errors["zone"] = ["Choose a time zone from the list."]
+    state = ComposerState(
+        parts=parts,
+        chosen=chosen,
+        options=options,
+        mode=mode,
+        at=data.get("at", "").strip(),
+        zone=zone,
+        numbering=bool(data.get("numbering")),
+    )
+    return state, errors
+
+
+def initial_state(request, channels: list[Channel], by_code: dict[str, Channel]) -> ComposerState:
+    """A new post, prefilled from the calendar: ?at=<local ISO time>&channel=<code>&zone=<name>."""
+    chosen = []
+    wanted = _uuid(request.GET.get("channel", "")) or ""
+    if wanted in by_code and by_code[wanted].status != Channel.Status.NEEDS_RECONNECT:
+        chosen = [wanted]
+    zone = request.GET.get("zone", "")
+    if not _zone(zone):
+        zone = by_code[chosen[0]].timezone_name if chosen else request.workspace.timezone
+    at = ""
+    mode = Post.Mode.QUEUE
+    if request.GET.get("at"):
+        instant = _parse_local(request.GET["at"], zoneinfo.ZoneInfo(zone))
+        if instant is not None:
+            at = _local_input(instant, zoneinfo.ZoneInfo(zone))
+            mode = Post.Mode.AT
+    return ComposerState(
+        parts=[PartState()], chosen=chosen, options=_default_options(request), mode=mode, at=at, zone=zone
+    )
+
+
+def state_from_post(request, post: Post, channels: list[Channel]) -> ComposerState:
+    by_id = {c.pk: c for c in channels}
+    parts = [
+        PartState(text=part.text, media=list(part.media.all()))
+        for part in post.parts.prefetch_related("media").order_by("index")
+    ] or [PartState()]
+    chosen_ids = set()
+    for delivery in post.deliveries.all():
+        channel = by_id.get(delivery.channel_id)
+        if channel is None:
+            continue
+        chosen_ids.add(channel.pk)
+        for index, text in enumerate(delivery.text_overrides or []):
+            if text is not None and index < len(parts):
+                parts[index].overrides[str(channel.code)] = text
+    chosen = [str(c.code) for c in channels if c.pk in chosen_ids]
+    first = next((c for c in channels if c.pk in chosen_ids), None)
+    zone = first.timezone_name if first else request.workspace.timezone
+    options = {**_default_options(request), "language": ""}
+    options.update({k: v for k, v in (post.options or {}).items() if k in options})
+    at = _local_input(post.scheduled_at, zoneinfo.ZoneInfo(zone)) if post.scheduled_at else ""
+    return ComposerState(parts=parts, chosen=chosen, options=options, mode=post.mode, at=at, zone=zone)
+
+
+def to_draft(state: ComposerState, by_code: dict[str, Channel]) -> tuple[composing.Draft, dict]:
+    errors: dict[str, list[str]] = {}
+    scheduled_at = None
+    if state.mode == Post.Mode.AT:
+        tz = _zone(state.zone)
+        if state.at and tz is not None:
+            scheduled_at = _parse_local(state.at, tz)
+            if scheduled_at is None:
+                errors["scheduled_at"] = ["Enter a date and time, such as 2026-05-04 09:00."]
+    overrides = {}
+    for code in state.chosen:
+        texts = [part.overrides.get(code) for part in state.parts]
+        if any(t is not None for t in texts):
+            overrides[code] = texts
+    draft = composing.Draft(
+        parts=[part.text for part in state.parts],
+        channels=[by_code[code] for code in state.chosen],
+        mode=state.mode,
+        scheduled_at=scheduled_at,
+        options=dict(state.options),
+        overrides=overrides,
+        media={index: part.media for index, part in enumerate(state.parts) if part.media},
+    )
+    return draft, errors
+
+
+# --- uploads -------------------------------------------------------------------------------------
+
+
+class UploadRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def store_upload(workspace, upload) -> Media:
+    """Check that the file is a whole image of an accepted type and size, then keep it as Media."""
+    if upload is None:
+        raise UploadRefused("Choose an image to upload.")
+    name = upload.name or "The file"
+    cap = max_upload_bytes()
+    if upload.size > cap:
+        raise UploadRefused(f"{name} is {upload.size / MB:.1f} MB; images can be at most {cap / MB:g} MB.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns about images with very many pixels; decoding one could exhaust memory.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(upload) as image:
+                kind = image.format
+                if kind not in IMAGE_FORMATS:
+                    raise UploadRefused(f"{name} is a {kind} image; upload a JPEG, PNG, WebP or GIF image.")
+                width, height = image.size
+                image.verify()
+            upload.seek(0)
+            with Image.open(upload) as image:
+                if kind in ("JPEG", "MPO"):
+                    # Decoding at an eighth of the size still reads every byte, so a cut-off file fails.
+                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                image.load()
+    except UploadRefused:
+        raise
+    except Image.UnidentifiedImageError:
+        raise UploadRefused(f"{name} is not an image: upload a JPEG, PNG, WebP or GIF image.") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadRefused(f"{name} has too many pixels; make it smaller and upload it again.") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
+        raise UploadRefused(f"{name} is damaged or incomplete and cannot be read as an image.") from None
+    mime_type, extension = IMAGE_FORMATS[kind]
+    upload.seek(0)
+    upload.name = f"image.{extension}"
+    return Media.objects.create(
+        workspace=workspace, file=upload, mime_type=mime_type, size=upload.size, width=width, height=height
+    )
+
+
+def _take_uploads(request, state: ComposerState, errors: dict) -> None:
+    """Files sent with the whole form (the composer without JavaScript)."""
+    for index, part in enumerate(state.parts):
+        for upload in request.FILES.getlist(f"upload-{index}"):
+            try:
+                part.media.append(store_upload(request.workspace, upload))
+            except UploadRefused as exc:
+                errors.setdefault(f"upload:{index}", []).append(exc.message)
+
+
+# --- actions (buttons other than the main one) ---------------------------------------------------
+
+
+def apply_action(
+    state: ComposerState, action: str, by_code: dict[str, Channel], errors: dict, *, nparts: str = ""
+) -> None:
+    parts = state.parts
+    if action == "add-part":
+        if len(parts) < MAX_PARTS:
+            parts.append(PartState())
+    elif action.startswith("remove-part-"):
+        index = _index(action.removeprefix("remove-part-"), len(parts))
+        if index is not None and len(parts) > 1:
+            del parts[index]
+    elif action == "parts":
+        wanted = _index(nparts, MAX_PARTS + 1)
+        if wanted:  # the "number of parts" field of the composer without JavaScript
+            del parts[wanted:]
+            parts.extend(PartState() for _ in range(wanted - len(parts)))
+    elif action.startswith("split-"):
+        index = _index(action.removeprefix("split-"), len(parts))
+        if index is not None:
+            split_part(state, index, by_code, errors)
+    elif action.startswith("remove-media-"):
+        code = action.removeprefix("remove-media-")
+        for part in parts:
+            part.media = [m for m in part.media if str(m.code) != code]
+
+
+def _index(value: str, bound: int) -> int | None:
+    try:
+        index = int(value)
+    except (TypeError, ValueError):
+        return None
+    return index if 0 <= index < bound else None
+
+
+def split_part(state: ComposerState, index: int, by_code: dict[str, Channel], errors: dict) -> None:
+    part = state.parts[index]
+    key = f"part:{index}"
+    chosen = [by_code[code] for code in state.chosen]
+    if not chosen:
+        errors.setdefault(key, []).append(
+            "Choose the channels first: the split follows the strictest of their limits."
+        )
+        return
+    if not part.text.strip():
+        errors.setdefault(key, []).append("Write the text to split first.")
+        return
+    options = composing.post_options(composing.Draft(parts=[], channels=[], options=state.options))
+    counters = [network_counter(channel.adapter(), options) for channel in chosen]
+    pieces = split_for(part.text, counters, numbering=state.numbering)
+    if len(pieces) <= 1:
+        state.notes.setdefault(key, []).append("This part already fits every chosen channel.")
+        return
+    if len(state.parts) - 1 + len(pieces) > MAX_PARTS:
+        errors.setdefault(key, []).append(f"That would make more than {MAX_PARTS} parts.")
+        return
+    new = [PartState(text=pieces[0], media=part.media)] + [PartState(text=p) for p in pieces[1:]]
+    state.parts[index : index + 1] = new
+    note = f"Split into {len(pieces)} parts."
+    if part.overrides:
+        note += " Its per-channel texts were set aside: write them again for the new parts if needed."
+    state.notes.setdefault(key, []).append(note)
+
+
+# --- what the page shows -------------------------------------------------------------------------
+
+
+def _thumb_url(media: Media) -> str:
+    # The signed public route serves the file without depending on MEDIA_URL being served.
+    return reverse("posts:public-media", args=[signing.dumps(str(media.code), salt="media")])
+
+
+def _media_row(media: Media, index: int) -> dict:
+    return {
+        "media": media,
+        "code": str(media.code),
+        "index": index,
+        "thumb_url": _thumb_url(media),
+        "alt_text": media.alt_text,
+        "missing_alt": not media.alt_text.strip(),
+        "autosave": media.part_id is None,
+    }
+
+
+def _segments(text: str, network: str) -> list[tuple[str, str]]:
+    """Text cut into (kind, text) runs so a preview can colour links, mentions and hashtags."""
+    runs: list[tuple[str, str]] = []
+    last = 0
+    for match in _PREVIEW_TOKEN.finditer(text):
+        kind = match.lastgroup or "text"
+        token = match.group()
+        start, end = match.start(), match.end()
+        stripped = token.rstrip(_TRAILING) if kind in ("link", "mention") else token
+        end -= len(token) - len(stripped)
+        if start > last:
+            runs.append(("text", text[last:start]))
+        shown = stripped
+        if kind == "link" and network == Network.MASTODON:
+            # Mastodon shows links without the scheme, cut after 30 characters.
+            bare = re.sub(r"^https?://(www\.)?", "", stripped, flags=re.IGNORECASE)
+            shown = bare if len(bare) <= 30 else bare[:30] + "…"
+        runs.append((kind, shown))
+        last = end
+    if last < len(text):
+        runs.append(("text", text[last:]))
+    return runs
+
+
+def _complete_link(text: str) -> str:
+    """The first link that is finished (followed by more text): half-typed addresses are not fetched."""
+    for match in _LINK.finditer(text):
+        if match.end() < len(text):
+            return match.group().rstrip(_TRAILING)
+    return ""
+
+
+def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
+    """Counters, problems and a preview for every chosen channel, by the adapters' validation."""
+    draft, _ = to_draft(state, by_code)
+    counters: list[list[dict]] = [[] for _ in state.parts]
+    panels = []
+    if draft.channels:
+        _, results = composing.validate(draft, request.workspace)
+        options = draft.options
+        seen_networks: set[str] = set()
+        for channel in draft.channels:
+            code = str(channel.code)
+            result = results[code]
+            contents = composing.part_contents(draft, channel)
+            rows = []
+            for index, content in enumerate(contents):
+                usage = result.usage[index] if index < len(result.usage) else None
+                counter = {
+                    "channel": channel,
+                    "used": usage.used if usage else 0,
+                    "limit": usage.limit if usage else 0,
+                    "unit": usage.unit if usage else "",
+                    "over": bool(usage and usage.used > usage.limit),
+                    "own_text": code in state.parts[index].overrides,
+                }
+                counters[index].append(counter)
+                media = state.parts[index].media
+                rows.append(
+                    {
+                        "number": index + 1,
+                        "counter": counter,
+                        "problems": [p for p in result.problems if p.part == index],
+                        "segments": _segments(content.text, channel.network),
+                        "media": [_media_row(m, index) for m in media],
+                        "card_url": "" if media else _card_url(channel.network, content.text, index, options),
+                    }
+                )
+            panels.append(
+                {
+                    "channel": channel,
+                    "code": code,
+                    "network": channel.network,
+                    "rows": rows,
+                    "general": [p for p in result.problems if p.part is None],
+                    "errors": len(result.errors),
+                    "warnings": len(result.warnings),
+                    "open": channel.network not in seen_networks,
+                    "options": options,
+                    "visibility_icon": VISIBILITY_ICONS.get(options.get("visibility", ""), ""),
+                    "visibility_label": dict(VISIBILITIES).get(options.get("visibility", ""), ""),
+                    "host": _host(channel.server_url),
+                }
+            )
+            seen_networks.add(channel.network)
+    return {
+        "panels": panels,
+        "counters": counters,
+        "schedule_note": _schedule_note(state, draft.channels),
+    }
+
+
+def _card_url(network: str, text: str, index: int, options: dict) -> str:
+    """The link whose card the network would show under this part, as each network decides it."""
+    if network == Network.BLUESKY:
+        return _complete_link(text) if options.get("link_card") else ""
+    if network == Network.THREADS:
+        return options.get("link_attachment", "") if index == 0 else ""
+    return _complete_link(text)  # Mastodon fetches a card for the first link itself
+
+
+def _host(url: str) -> str:
+    return re.sub(r"^https?://", "", url or "").split("/")[0]
+
+
+def _schedule_note(state: ComposerState, channels: list[Channel]) -> dict | None:
+    """ "That is Mon 4 May 2026, 09:00 in Europe/Berlin, 03:00 in America/New_York"."""
+    if state.mode != Post.Mode.AT or not state.at:
+        return None
+    tz = _zone(state.zone)
+    if tz is None:
+        return None
+    instant = _parse_local(state.at, tz)
+    if instant is None:
+        return None
+    zones = [state.zone] + [c.timezone_name for c in channels]
+    unique = list(dict.fromkeys(zones))
+    first_day = instant.astimezone(tz).date()
+    shown = []
+    for name in unique:
+        local = instant.astimezone(zoneinfo.ZoneInfo(name))
+        if local.date() == first_day and shown:
+            shown.append(f"{local:%H:%M} in {name}")
+        else:
+            shown.append(f"{local:%a} {local.day} {local:%b %Y, %H:%M} in {name}")
+    return {
+        "text": "That is " + ", ".join(shown) + ".",
+        "past": instant < now() - timedelta(minutes=1),
+        "moved": _local_input(instant, tz) != _normal_input(state.at),
+    }
+
+
+def _normal_input(value: str) -> str:
+    try:
+        return datetime.fromisoformat(value).strftime("%Y-%m-%dT%H:%M")
+    except ValueError:
+        return value
+
+
+def _submit_label(state: ComposerState, needs_approval: bool) -> str:
+    if state.mode == Post.Mode.DRAFT:
+        return "Save draft"
+    if needs_approval:
+        return "Submit for approval"
+    return {Post.Mode.NOW: "Share now", Post.Mode.QUEUE: "Add to queue"}.get(state.mode, "Schedule")
+
+
+def _context(request, state, errors, channels, by_code, post) -> dict:
+    chosen = set(state.chosen)
+    groups: dict[str, dict] = {}
+    for channel in channels:
+        code = str(channel.code)
+        disabled = channel.status == Channel.Status.NEEDS_RECONNECT and code not in chosen
+        group = groups.setdefault(
+            channel.network, {"network": channel.network, "label": channel.get_network_display(), "rows": []}
+        )
+        group["rows"].append(
+            {
+                "channel": channel,
+                "code": code,
+                "chosen": code in chosen,
+                "disabled": disabled,
+                "errors": errors.get(f"channel:{code}", []),
+            }
+        )
+    live = _live(request, state, by_code)
+    parts = []
+    for index, part in enumerate(state.parts):
+        part_errors = list(errors.get(f"part:{index}", []))
+        if index == 0:
+            part_errors = errors.get("text", []) + part_errors
+        parts.append(
+            {
+                "index": index,
+                "number": index + 1,
+                "text": part.text,
+                "media": [_media_row(m, index) for m in part.media],
+                "overrides": [
+                    {
+                        "channel": channel,
+                        "code": str(channel.code),
+                        "value": part.overrides.get(str(channel.code), ""),
+                        "shown": str(channel.code) in chosen,
+                    }
+                    for channel in channels
+                    if channel.status != Channel.Status.NEEDS_RECONNECT or str(channel.code) in chosen
+                ],
+                "has_overrides": any(code in chosen for code in part.overrides),
+                "errors": part_errors,
+                "notes": state.notes.get(f"part:{index}", []),
+                "upload_errors": errors.get(f"upload:{index}", []),
+                "counters": live["counters"][index],
+            }
+        )
+    placed = {
+        "text",
+        "channels",
+        "scheduled_at",
+        "media",
+        "zone",
+        "language",
+        "visibility",
+        "link_attachment",
+    }
+    other = [
+        message
+        for key, messages_ in errors.items()
+        if key not in placed and not key.startswith(("channel:", "part:", "upload:"))
+        for message in messages_
+    ]
+    needs_approval = composing.needs_approval(request.membership, request.workspace)
+    zones = list(dict.fromkeys([state.zone] + [by_code[c].timezone_name for c in state.chosen]))
+    if post is not None:
+        form_action = reverse("posts:edit", kwargs={"slug": request.workspace.slug, "code": post.code})
+    else:
+        form_action = reverse("posts:compose", kwargs={"slug": request.workspace.slug})
+    return {
+        "post": post,
+        "state": state,
+        "options": state.options,
+        "groups": list(groups.values()),
+        "parts": parts,
+        "live": live,
+        "oob": False,
+        "errors": {key: errors.get(key, []) for key in placed},
+        "other_errors": other,
+        "has_errors": bool(errors),
+        "modes": MODES,
+        "visibilities": VISIBILITIES,
+        "languages": LANGUAGES,
+        "zone_names": _zone_names(),
+        "chosen_zones": [z for z in zones if z],
+        "needs_approval": needs_approval,
+        "submit_label": _submit_label(state, needs_approval),
+        "form_action": form_action,
+        "max_upload_mb": f"{max_upload_bytes() / MB:g}",
+        "max_upload_bytes": max_upload_bytes(),
+        "max_parts": MAX_PARTS,
+        "has_network": {channel.network for channel in channels},
+    }
+
+
+def _page(request, state, errors, channels, by_code, post=None) -> HttpResponse:
+    response = render(
+        request, "posts/compose.html", _context(request, state, errors, channels, by_code, post)
+    )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _parts_fragment(request, state, errors, channels, by_code, post) -> HttpResponse:
+    context = _context(request, state, errors, channels, by_code, post)
+    response = render(request, "posts/compose.html#parts", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return trigger_client_event(response, "partsChanged")
+
+
+def _editing(request) -> Post | None:
+    """The post an edit form belongs to (fragments posted to shared endpoints say it in a field)."""
+    code = _uuid(request.POST.get("editing", ""))
+    if not code:
+        return None
+    return Post.objects.filter(workspace=request.workspace, code=code).first()
+
+
+def _editable(post: Post) -> bool:
+    busy = [Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED]
+    return not post.deliveries.filter(status__in=busy).exists()
+
+
+def _saved_message(post: Post) -> str:
+    if post.status == Post.Status.PENDING_APPROVAL:
+        return "Submitted for approval: an editor will review it."
+    if post.mode == Post.Mode.DRAFT:
+        return "Saved as a draft."
+    if post.mode == Post.Mode.NOW:
+        return "Sharing now."
+    first = post.deliveries.select_related("channel", "channel__workspace").order_by("scheduled_for").first()
+    if first is None or first.scheduled_for is None:
+        return "Scheduled."
+    local = first.scheduled_for.astimezone(first.channel.tz)
+    when = f"{local:%a} {local.day} {local:%b %Y, %H:%M} ({first.channel.timezone_name})"
+    if post.mode == Post.Mode.QUEUE:
+        return f"Added to the queue: first out {when} on {first.channel}."
+    return f"Scheduled for {when}."
+
+
+def _composer(request, post: Post | None):
+    channels = _workspace_channels(request.workspace)
+    by_code = {str(c.code): c for c in channels}
+    if request.method != "POST":
+        if post is not None:
+            state = state_from_post(request, post, channels)
+        else:
+            state = initial_state(request, channels, by_code)
+        return _page(request, state, {}, channels, by_code, post)
+
+    state, errors = read_state(request, by_code, post)
+    _take_uploads(request, state, errors)
+    action = request.POST.get("action", "submit") or "submit"
+    if action != "submit":
+        apply_action(state, action, by_code, errors, nparts=request.POST.get("nparts", ""))
+        if request.htmx:
+            return _parts_fragment(request, state, errors, channels, by_code, post)
+        return _page(request, state, errors, channels, by_code, post)
+
+    draft, draft_errors = to_draft(state, by_code)
+    errors.update(draft_errors)
+    if not errors:
+        try:
+            with transaction.atomic():
+                for part in state.parts:
+                    for media in part.media:
+                        Media.objects.filter(pk=media.pk).update(alt_text=media.alt_text)
+                saved = composing.compose(
+                    workspace=request.workspace, membership=request.membership, draft=draft, post=post
+                )
+        except composing.PostInvalid as exc:
+            for key, messages_ in exc.errors.items():
+                errors.setdefault(key, []).extend(messages_)
+        else:
+            messages.success(request, _saved_message(saved))
+            return redirect("posts:detail", slug=request.workspace.slug, code=saved.code)
+    return _page(request, state, errors, channels, by_code, post)
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+@workspace_view(Perm.COMPOSE)
+def compose(request):
+    return _composer(request, None)
+
+
+@workspace_view(Perm.COMPOSE)
+def edit(request, code):
+    post = get_for_workspace(Post, request.workspace, code=code)
+    if not _editable(post):
+        messages.error(request, "This post is being published or was published: it can't be changed.")
+        return redirect("posts:detail", slug=request.workspace.slug, code=post.code)
+    return _composer(request, post)
+
+
+@workspace_view(Perm.COMPOSE)
+@require_POST
+def validate(request):
+    """The live panel for the form as it is now: counters, problems, previews. Writes nothing."""
+    channels = _workspace_channels(request.workspace)
+    by_code = {str(c.code): c for c in channels}
+    state, _ = read_state(request, by_code, _editing(request))
+    context = _context(request, state, {}, channels, by_code, None)
+    context["oob"] = True
+    response = render(request, "posts/compose.html#live", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@workspace_view(Perm.COMPOSE)
+@require_POST
+def split_thread(request):
+    """Split one part (action=split-<n>) so every piece fits the strictest chosen network."""
+    channels = _workspace_channels(request.workspace)
+    by_code = {str(c.code): c for c in channels}
+    post = _editing(request)
+    state, errors = read_state(request, by_code, post)
+    action = request.POST.get("action", "")
+    index = _index(action.removeprefix("split-"), len(state.parts)) if action.startswith("split-") else None
+    if index is None:
+        index = _index(request.POST.get("index", "0"), len(state.parts)) or 0
+    split_part(state, index, by_code, errors)
+    return _parts_fragment(request, state, errors, channels, by_code, post)
+
+
+@workspace_view(Perm.COMPOSE)
+@require_POST
+def media_upload(request):
+    """One image from the drop zone: a thumbnail with its alt-text box, or a message beside the field."""
+    index = _index(request.POST.get("part", "0"), MAX_PARTS) or 0
+    try:
+        media = store_upload(request.workspace, request.FILES.get("file"))
+    except UploadRefused as exc:
+        return render(request, "posts/compose.html#upload-error", {"e": exc.message}, status=400)
+    return render(request, "posts/compose.html#media-item", {"m": _media_row(media, index)})
+
+
+@workspace_view(Perm.COMPOSE)
+@require_POST
+def media_update(request, code):
+    """Save alt text as it is typed, for an image not yet part of a post.
+
+    An image already in a post changes with the post (through the composer), so that a contributor's
+    change to an approved post goes through approval again.
+    """
+    media = get_for_workspace(Media, request.workspace, code=code)
+    alt = request.POST.get(f"alt-{media.code}", request.POST.get("alt_text", ""))
+    if media.part_id is not None:
+        return HttpResponse("This image belongs to a post: its alt text is saved with the post.", status=409)
+    Media.objects.filter(pk=media.pk).update(alt_text=alt.strip()[:MAX_ALT_TEXT])
+    if request.htmx:
+        return HttpResponse(status=204)
+    messages.success(request, "Alt text saved.")
+    return redirect("posts:compose", slug=request.workspace.slug)
+
+
+@workspace_view(Perm.COMPOSE)
+@require_POST
+def media_delete(request, code):
+    """Remove an image from the composer; the file goes only if no post uses it yet."""
+    media = get_for_workspace(Media, request.workspace, code=code)
+    if media.part_id is None:
+        media.file.delete(save=False)
+        media.delete()
+    if request.htmx:
+        return trigger_client_event(HttpResponse(""), "partsChanged")
+    return redirect("posts:compose", slug=request.workspace.slug)
+
+
+@workspace_view(Perm.COMPOSE)
+def link_card_preview(request):
+    """The card Bluesky (or Mastodon, Threads) would show for a link; quietly nothing on failure."""
+    url = (request.GET.get("url") or request.POST.get("url") or "").strip()
+    card = _link_preview(url) if url.lower().startswith(("http://", "https://")) else None
+    response = render(request, "posts/compose.html#link-card", {"card": card, "url": url})
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def _link_preview(url: str):
+    key = "compose:linkcard:" + hashlib.sha256(url.encode()).hexdigest()
+    cached = django_cache.get(key)
+    if cached is not None:
+        return cached or None
+    try:
+        card = fetch_preview(url, timeout=min(5.0, settings.NETWORK_TIMEOUT))
+    except (FetchError, UnsafeURL):
+        card = None
+    django_cache.set(key, card or False, LINK_CARD_CACHE_SECONDS)
+    return card
+
+
+urlpatterns = [
+    path("w/<slug:slug>/compose/", compose, name="compose"),
+    path("w/<slug:slug>/compose/validate/", validate, name="compose-validate"),
+    path("w/<slug:slug>/compose/split/", split_thread, name="split-thread"),
+    path("w/<slug:slug>/compose/link-card/", link_card_preview, name="link-card-preview"),
+    path("w/<slug:slug>/posts/<uuid:code>/edit/", edit, name="edit"),
+    path("w/<slug:slug>/media/", media_upload, name="media-upload"),
+    path("w/<slug:slug>/media/<uuid:code>/", media_update, name="media-update"),
+    path("w/<slug:slug>/media/<uuid:code>/delete/", media_delete, name="media-delete"),
+]
