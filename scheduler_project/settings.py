@@ -268,3 +268,6 @@ LOGGING = {
 }
 
 AUTHENTICATION_BACKENDS = ["workspaces.backends.EmailOrUsernameBackend"]
+
+# REST API (api/, django-ninja). "ninja" is listed for its bundled Swagger UI static files.
+INSTALLED_APPS += ["ninja", "api"]

@@ -51,6 +51,7 @@ urlpatterns = [
     path("", include("workspaces.urls")),
     path("", include("channels.urls")),
     path("", include("posts.urls")),
+    path("", include("api.urls")),
 ]
 
 if settings.DEBUG:
