@@ -1,0 +1,346 @@
+"""The calendar: week and month views in the workspace's zone, channel filter, moving posts."""
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils.timezone import now
+
+from posts.models import Delivery, Post, PostPart
+from tests.posts.test_queue_page import make_delivery
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class Cells(HTMLParser):
+    """Which calendar cell (its id) each chip (its id) is drawn in."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.stack: list[tuple[str, str | None]] = []
+        self.cell_of: dict[str, str] = {}
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in VOID:
+            return
+        self.stack.append((tag, attrs.get("id")))
+        if tag == "li" and "chip" in (attrs.get("class") or "").split():
+            self.cell_of[attrs["id"]] = next(i for t, i in reversed(self.stack) if t == "td")
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+
+def calendar(client, **params):
+    response = client.get(reverse("posts:calendar", kwargs={"slug": "acme"}), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def cell_of(html, delivery):
+    return Cells(html).cell_of.get(f"chip-{delivery.code}")
+
+
+def a_future_wednesday() -> date:
+    today = now().astimezone(BERLIN).date()
+    return today - timedelta(days=today.weekday()) + timedelta(days=16)
+
+
+def move_url(delivery):
+    return reverse("posts:calendar-move-delivery", kwargs={"slug": "acme", "code": delivery.code})
+
+
+def test_it_puts_posts_in_the_right_hour_and_day_in_the_workspaces_zone(client, cast, make_channel):
+    channel = make_channel(tz="America/New_York")
+    day = a_future_wednesday()
+    late = make_delivery(channel, datetime.combine(day, time(23, 30), UTC), text="Late in UTC")
+    noon = make_delivery(channel, datetime.combine(day, time(11, 0), UTC), text="Around noon")
+    client.force_login(cast.victor)
+
+    week = calendar(client, view="week", start=day.isoformat())
+    month = calendar(client, view="month", start=day.isoformat())
+
+    berlin_late = late.scheduled_for.astimezone(BERLIN)  # 00:30 or 01:30 on the next day
+    assert berlin_late.date() == day + timedelta(days=1)
+    assert cell_of(week, late) == f"c-{berlin_late.date().isoformat()}-{berlin_late.hour:02d}"
+    assert cell_of(month, late) == f"c-{(day + timedelta(days=1)).isoformat()}"
+    berlin_noon = noon.scheduled_for.astimezone(BERLIN)
+    assert cell_of(week, noon) == f"c-{day.isoformat()}-{berlin_noon.hour:02d}"
+    assert cell_of(month, noon) == f"c-{day.isoformat()}"
+    assert f">{berlin_late:%H:%M}</time>" in week and "Europe/Berlin" in week
+
+
+def test_it_shows_published_posts_at_their_publish_time_and_leaves_drafts_out(client, cast, make_channel):
+    channel = make_channel()
+    today = now().astimezone(BERLIN).date()
+    published = make_delivery(
+        channel, now() - timedelta(days=1), status=Delivery.Status.PUBLISHED, text="Out"
+    )
+    draft = make_delivery(channel, now() + timedelta(hours=5), status=Delivery.Status.DRAFT, text="Not yet")
+    client.force_login(cast.victor)
+    month = calendar(client, view="month", start=today.isoformat())
+    local = published.published_at.astimezone(BERLIN)
+    assert cell_of(month, published) == f"c-{local.date().isoformat()}"
+    assert cell_of(month, draft) is None
+
+
+def test_it_shows_only_the_periods_posts(client, cast, make_channel):
+    channel = make_channel()
+    day = a_future_wednesday()
+    inside = make_delivery(channel, datetime.combine(day, time(10), UTC))
+    next_week = make_delivery(channel, datetime.combine(day + timedelta(days=7), time(10), UTC))
+    next_month = make_delivery(channel, datetime.combine(day + timedelta(days=50), time(10), UTC))
+    client.force_login(cast.alice)
+    week = Cells(calendar(client, view="week", start=day.isoformat())).cell_of
+    assert f"chip-{inside.code}" in week and f"chip-{next_week.code}" not in week
+    month = Cells(calendar(client, view="month", start=day.isoformat())).cell_of
+    assert f"chip-{next_month.code}" not in month
+
+
+def test_it_filters_by_channel(client, cast, make_channel):
+    mastodon, bluesky = make_channel(), make_channel(network="bluesky")
+    day = a_future_wednesday()
+    on_mastodon = make_delivery(mastodon, datetime.combine(day, time(10), UTC), text="On Mastodon")
+    on_bluesky = make_delivery(bluesky, datetime.combine(day, time(10), UTC), text="On Bluesky")
+    client.force_login(cast.alice)
+
+    html = calendar(client, view="week", start=day.isoformat(), channel=str(bluesky.code))
+
+    cells = Cells(html).cell_of
+    assert f"chip-{on_bluesky.code}" in cells and f"chip-{on_mastodon.code}" not in cells
+    assert f'<option value="{bluesky.code}" selected>' in html
+    assert "net-bluesky" in html.split(f'id="chip-{on_bluesky.code}"')[0].rsplit("<li", 1)[1]
+
+
+def test_it_counts_what_does_not_fit_in_a_cell(client, cast, make_channel):
+    channel = make_channel()
+    day = a_future_wednesday()
+    for minute in range(6):
+        make_delivery(channel, datetime.combine(day, time(10, minute * 5), UTC))
+    client.force_login(cast.alice)
+    week = calendar(client, view="week", start=day.isoformat())
+    assert len(Cells(week).cell_of) == 3 and "+3 more" in week
+    month = calendar(client, view="month", start=day.isoformat())
+    assert len(Cells(month).cell_of) == 4 and "+2 more" in month
+
+
+def test_it_navigates_between_periods(client, cast, make_channel):
+    day = a_future_wednesday()
+    client.force_login(cast.alice)
+    week = calendar(client, view="week", start=day.isoformat())
+    monday = day - timedelta(days=2)
+    assert f"start={(monday - timedelta(days=7)).isoformat()}" in week
+    assert f"start={(monday + timedelta(days=7)).isoformat()}" in week
+    month = calendar(client, view="month", start=date(2031, 3, 15).isoformat())
+    assert "March 2031" in month and "start=2031-02-01" in month and "start=2031-04-01" in month
+    assert 'id="c-2031-02-24"' in month and 'id="c-2031-04-06"' in month  # 6 weeks from Monday
+    response = client.get(
+        reverse("posts:calendar", kwargs={"slug": "acme"}), {"view": "month"}, headers={"HX-Request": "true"}
+    )
+    assert response.content.decode().lstrip().startswith('<div id="calendar"')
+
+
+def test_it_links_empty_future_hours_to_the_composer(client, cast, make_channel):
+    channel = make_channel()
+    day = a_future_wednesday()
+    client.force_login(cast.bob)
+    html = calendar(client, view="week", start=day.isoformat(), channel=str(channel.code))
+    try:
+        compose = reverse("posts:compose", kwargs={"slug": "acme"})
+    except Exception:
+        pytest.skip("the composer page is not installed")
+    assert f"{compose}?at={day.isoformat()}T14:00&amp;tz=Europe/Berlin&amp;channel={channel.code}" in html
+    past = calendar(client, view="week", start=(day - timedelta(days=28)).isoformat())
+    assert f"{compose}?at=" not in past
+    client.force_login(cast.victor)
+    assert f"{compose}?at=" not in calendar(client, view="week", start=day.isoformat())
+
+
+def drag(client, delivery, **data):
+    return client.post(move_url(delivery), data, headers={"Accept": "application/json"})
+
+
+def test_it_moves_a_post_to_another_day_keeping_its_local_time(client, cast, make_channel):
+    channel = make_channel(tz="America/New_York")
+    day = a_future_wednesday()
+    start = datetime.combine(day, time(9, 0), NEW_YORK).astimezone(UTC)  # 15:00 in Berlin
+    delivery = make_delivery(channel, start)
+    client.force_login(cast.bob)
+
+    response = drag(client, delivery, day=(day + timedelta(days=2)).isoformat())
+
+    assert response.status_code == 200, response.content
+    assert "09:00 (America/New_York)" in response.json()["message"]
+    delivery.refresh_from_db()
+    assert delivery.scheduled_for == datetime.combine(day + timedelta(days=2), time(9), NEW_YORK)
+    assert delivery.next_attempt_at == delivery.scheduled_for
+    assert delivery.in_queue is False  # a moved queued post keeps its new time
+
+
+def test_it_keeps_the_local_time_when_moving_across_a_dst_change(client, cast, make_channel):
+    from tests.posts.test_queue_page import next_spring_forward
+
+    channel = make_channel(tz="America/New_York")
+    change = next_spring_forward(NEW_YORK, now().date() + timedelta(days=3))
+    before = datetime.combine(change - timedelta(days=2), time(9), NEW_YORK)
+    delivery = make_delivery(channel, before.astimezone(UTC))
+    client.force_login(cast.alice)
+    calendar_day = delivery.scheduled_for.astimezone(BERLIN).date()
+    assert drag(client, delivery, day=(calendar_day + timedelta(days=3)).isoformat()).status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.scheduled_for == datetime.combine(change + timedelta(days=1), time(13), UTC)  # 09:00 EDT
+
+
+def test_it_moves_a_post_to_an_hour_of_the_week_view(client, cast, make_channel):
+    channel = make_channel(tz="America/New_York")
+    day = a_future_wednesday()
+    delivery = make_delivery(channel, datetime.combine(day, time(10, 45), BERLIN).astimezone(UTC))
+    client.force_login(cast.alice)
+    assert drag(client, delivery, day=(day + timedelta(days=1)).isoformat(), hour="16").status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.scheduled_for == datetime.combine(day + timedelta(days=1), time(16, 45), BERLIN)
+    html = calendar(client, view="week", start=day.isoformat())
+    assert cell_of(html, delivery) == f"c-{(day + timedelta(days=1)).isoformat()}-16"
+
+
+def test_it_refuses_to_move_a_post_into_the_past(client, cast, make_channel):
+    channel = make_channel()
+    when = now() + timedelta(days=2)
+    delivery = make_delivery(channel, when)
+    client.force_login(cast.alice)
+    yesterday = (now().astimezone(BERLIN).date() - timedelta(days=1)).isoformat()
+    response = drag(client, delivery, day=yesterday)
+    assert response.status_code == 400
+    assert response.json()["error"] == "That time has passed: choose a time in the future."
+    delivery.refresh_from_db()
+    assert delivery.scheduled_for == when and delivery.in_queue
+
+
+@pytest.mark.parametrize("status", [Delivery.Status.PUBLISHED, Delivery.Status.PUBLISHING])
+def test_it_refuses_to_move_a_post_out_or_going_out(client, cast, make_channel, status):
+    channel = make_channel()
+    when = now() - timedelta(minutes=5)
+    delivery = make_delivery(channel, when, status=status)
+    client.force_login(cast.alice)
+    response = drag(client, delivery, day=a_future_wednesday().isoformat())
+    assert response.status_code == 400
+    assert "can't be moved" in response.json()["error"]
+    delivery.refresh_from_db()
+    assert delivery.scheduled_for == when
+
+
+def test_it_offers_a_move_form_for_the_keyboard(client, cast, make_channel):
+    channel = make_channel(tz="America/New_York")
+    day = a_future_wednesday()
+    delivery = make_delivery(channel, datetime.combine(day, time(9), NEW_YORK).astimezone(UTC))
+    client.force_login(cast.bob)
+    html = calendar(client, view="week", start=day.isoformat())
+    assert f"move={delivery.code}" in html  # the chip's "Move" link
+
+    form = calendar(client, view="week", start=day.isoformat(), move=str(delivery.code))
+    assert "New date and time (America/New_York)" in form and f'value="{day.isoformat()}T09:00"' in form
+
+    url = move_url(delivery) + f"?view=week&start={day.isoformat()}"
+    refused = client.post(url, {"at": "2020-05-05T10:00"})
+    assert refused.status_code == 200
+    text = refused.content.decode()
+    assert (
+        'value="2020-05-05T10:00"' in text and 'role="alert" id="move-at-error">That time has passed' in text
+    )
+
+    target = day + timedelta(days=1)
+    response = client.post(url, {"at": f"{target.isoformat()}T07:15"})
+    assert response.status_code == 302 and response.url.endswith(f"?view=week&start={day.isoformat()}")
+    delivery.refresh_from_db()
+    assert delivery.scheduled_for == datetime.combine(target, time(7, 15), NEW_YORK)
+
+
+def test_it_lets_viewers_see_but_not_move(client, cast, make_channel):
+    channel = make_channel()
+    day = a_future_wednesday()
+    when = datetime.combine(day, time(10), UTC)
+    delivery = make_delivery(channel, when)
+    for user in (cast.victor, cast.carol):
+        client.force_login(user)
+        html = calendar(client, view="week", start=day.isoformat())
+        assert f"chip-{delivery.code}" in html and "draggable" not in html and "move=" not in html
+        assert drag(client, delivery, day=(day + timedelta(days=1)).isoformat()).status_code == 403
+    delivery.refresh_from_db()
+    assert delivery.scheduled_for == when
+
+
+def test_it_gives_404_for_another_workspaces_delivery(client, cast, make_channel):
+    foreign = make_channel(workspace=cast.other)
+    delivery = make_delivery(foreign, now() + timedelta(days=2))
+    client.force_login(cast.alice)
+    assert drag(client, delivery, day=a_future_wednesday().isoformat()).status_code == 404
+    url = reverse("posts:calendar", kwargs={"slug": "acme"})
+    assert client.get(url, {"view": "week", "move": str(delivery.code)}).status_code == 404
+
+
+def _fill(channels, count, first_day):
+    """`count` posts over the month from `first_day`: scheduled, published and held, several per hour."""
+    posts = Post.objects.bulk_create(
+        [Post(workspace=channels[0].workspace, status=Post.Status.SCHEDULED) for _ in range(count)]
+    )
+    PostPart.objects.bulk_create([PostPart(post=p, index=0, text=f"Post {n}") for n, p in enumerate(posts)])
+    start = datetime.combine(first_day, time(6), UTC)
+    statuses = [Delivery.Status.SCHEDULED, Delivery.Status.PUBLISHED, Delivery.Status.HELD]
+    deliveries = []
+    for n, post in enumerate(posts):
+        when = start + timedelta(minutes=(n * 97) % (28 * 24 * 60))
+        status = statuses[n % 3]
+        deliveries.append(
+            Delivery(
+                post=post,
+                channel=channels[n % len(channels)],
+                status=status,
+                scheduled_for=when,
+                next_attempt_at=when,
+                published_at=when + timedelta(seconds=2) if status == Delivery.Status.PUBLISHED else None,
+            )
+        )
+    Delivery.objects.bulk_create(deliveries)
+
+
+def test_it_renders_week_and_month_with_a_constant_number_of_queries(client, cast, make_channel):
+    channels = [make_channel(), make_channel(network="bluesky"), make_channel(network="threads")]
+    first_day = date(2031, 3, 3)  # a Monday
+    client.force_login(cast.alice)
+    url = reverse("posts:calendar", kwargs={"slug": "acme"})
+    views = [{"view": "week", "start": "2031-03-05"}, {"view": "month", "start": "2031-03-05"}]
+
+    def count():
+        counts = []
+        for params in views:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url, params).status_code == 200
+            counts.append(len(queries))
+        return counts
+
+    _fill(channels, 10, first_day)
+    small = count()
+    _fill(channels, 190, first_day)
+    large = count()
+    assert small == large, (small, large)
+    assert max(large) <= 8, large  # session, user, membership, channels, cells, chips, switcher
+    week = calendar(client, view="week", start="2031-03-05")
+    assert len(Cells(week).cell_of) > 50
+
+
+def test_it_reads_the_csrf_token_where_the_script_looks_for_it(client, cast):
+    client.force_login(cast.alice)
+    html = calendar(client, view="week")
+    headers = html.split("hx-headers='", 1)[1].split("'", 1)[0]
+    assert json.loads(headers)["X-CSRFToken"]
+    assert 'src="/static/js/calendar.js"' in html and "<script>" not in html
