@@ -3,7 +3,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, Substr
 from django.utils.timezone import now
 
 from channels.adapters.base import MediaItem, PartContent, PostOptions, RemoteRef
@@ -188,6 +190,44 @@ class DeliveryQuerySet(models.QuerySet):
         """Annotate `latest_metric_id` (one index seek per row on metric_latest); see latest_metrics()."""
         latest = MetricSnapshot.objects.filter(delivery=OuterRef("pk")).order_by("-taken", "-id")
         return self.annotate(latest_metric_id=Subquery(latest.values("id")[:1]))
+
+    def upcoming(self):
+        """Not out yet: scheduled, held, handed to a worker or publishing, in time order (queue pages)."""
+        return self.filter(status__in=Delivery.ACTIVE_STATUSES).order_by("scheduled_for", "id")
+
+    def with_excerpt(self, length: int = 140):
+        """Annotate `excerpt`: the start of this channel's text of part 1, read in the same query."""
+        first_part = PostPart.objects.filter(post=OuterRef("post_id"), index=0).values("text")[:1]
+        return self.annotate(
+            excerpt=Substr(Coalesce(KT("text_overrides__0"), Subquery(first_part)), 1, length)
+        )
+
+    # A published delivery is shown at its publish time, which is later than its scheduled time by at
+    # most the retries' backoff (or a held channel's reconnection). Bounding scheduled_for as well lets
+    # the calendar's range use the delivery_time index; deliveries published later than this after
+    # their scheduled time are left off the calendar.
+    CALENDAR_LATE_MARGIN = timedelta(days=14)
+
+    def for_calendar(self, workspace, start, end):
+        """Scheduled and published deliveries of the workspace whose time falls in [start, end).
+
+        Annotated `at`: the publish time once published, else the scheduled time.
+        """
+        published = Delivery.Status.PUBLISHED
+        at = Case(
+            When(status=published, published_at__isnull=False, then=F("published_at")),
+            default=F("scheduled_for"),
+        )
+        return (
+            self.filter(
+                channel__workspace=workspace,
+                status__in=[*Delivery.ACTIVE_STATUSES, published],
+                scheduled_for__gte=start - self.CALENDAR_LATE_MARGIN,
+                scheduled_for__lt=end,
+            )
+            .annotate(at=at)
+            .filter(at__gte=start, at__lt=end)
+        )
 
 
 class Delivery(models.Model):
