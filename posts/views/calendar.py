@@ -177,7 +177,8 @@ def _calendar_context(request) -> dict:
         "next_query": _query(view, following, channel),
         "today_query": _query(view, today, channel),
         "week_query": _query(WEEK, first if view == WEEK else title_day, channel),
-        "month_query": _query(MONTH, title_day if view == MONTH else first, channel),
+        # From a week, the month holding most of its days (its Thursday's).
+        "month_query": _query(MONTH, title_day if view == MONTH else first + timedelta(days=3), channel),
         "can_move": can_move,
         "compose_url": compose_url,
     }

@@ -56,7 +56,7 @@ def next_spring_forward(tz, after: date) -> date:
         day += timedelta(days=1)
 
 
-def page(client, name, **kwargs):
+def html_of(client, name, **kwargs):
     response = client.get(reverse(name, kwargs={"slug": "acme", **kwargs}))
     assert response.status_code == 200
     return response.content.decode()
@@ -77,7 +77,7 @@ def test_it_lists_two_channels_in_time_order_with_local_slot_times(client, cast,
     )
     client.force_login(cast.victor)
 
-    html = page(client, "posts:queue")
+    html = html_of(client, "posts:queue")
 
     positions = [html.index(t) for t in ("Berlin goes first", "New York second", "Berlin third")]
     assert positions == sorted(positions)
@@ -103,7 +103,7 @@ def test_it_shows_free_slots_of_the_next_week(client, cast, make_channel):
     taken = make_delivery(channel, slots[1], text="Takes the second slot")
     client.force_login(cast.alice)
 
-    for html in (page(client, "posts:queue"), page(client, "posts:channel-queue", code=channel.code)):
+    for html in (html_of(client, "posts:queue"), html_of(client, "posts:channel-queue", code=channel.code)):
         free_rows = re.findall(r'<li class="queue-row[^"]*free-slot.*?</li>', html, re.S)
         assert len(free_rows) == 6  # seven days of a daily slot, one of them taken
         free_times = {re.search(r'datetime="([^"]+)"', row).group(1) for row in free_rows}
@@ -119,7 +119,7 @@ def test_it_moves_a_post_to_the_top_keeping_the_slot_times(client, cast, make_ch
     a, b, c = (make_delivery(channel, t, text=f"Post {n}") for n, t in enumerate(times))
     client.force_login(cast.bob)
 
-    html = page(client, "posts:channel-queue", code=channel.code)
+    html = html_of(client, "posts:channel-queue", code=channel.code)
     assert "Move to top" not in _row(html, a) and "Move to top" in _row(html, c)
     assert "Move down" not in _row(html, c)  # already last
     response = client.post(
@@ -277,7 +277,7 @@ def test_it_lets_viewers_and_contributors_see_but_not_change_the_queue(client, c
     first, second = make_delivery(channel, times[0]), make_delivery(channel, times[1])
     for user in (cast.victor, cast.carol):
         client.force_login(user)
-        html = page(client, "posts:channel-queue", code=channel.code)
+        html = html_of(client, "posts:channel-queue", code=channel.code)
         assert "Hello" in html and "Move to top" not in html and "Reschedule" not in html
         assert "Pause queue" not in html
         kw = {"slug": "acme", "code": second.code}
@@ -312,10 +312,10 @@ def test_it_gives_404_for_another_workspaces_queue_and_deliveries(client, cast, 
 def test_it_shows_pause_and_resume_to_channel_managers(client, cast, make_channel):
     channel = make_channel()
     client.force_login(cast.alice)
-    html = page(client, "posts:channel-queue", code=channel.code)
+    html = html_of(client, "posts:channel-queue", code=channel.code)
     assert reverse("channels:pause", kwargs={"slug": "acme", "code": channel.code}) in html
     client.post(reverse("channels:pause", kwargs={"slug": "acme", "code": channel.code}))
-    html = page(client, "posts:channel-queue", code=channel.code)
+    html = html_of(client, "posts:channel-queue", code=channel.code)
     assert "queue is paused" in html
     assert reverse("channels:resume", kwargs={"slug": "acme", "code": channel.code}) in html
 
@@ -326,7 +326,7 @@ def test_it_polls_a_publishing_post_until_it_is_done(client, cast, make_channel)
     client.force_login(cast.victor)
     status_url = reverse("posts:queue-delivery-status", kwargs={"slug": "acme", "code": delivery.code})
 
-    row = _row(page(client, "posts:queue"), delivery)
+    row = _row(html_of(client, "posts:queue"), delivery)
     assert f'hx-get="{status_url}" hx-trigger="every 5s"' in row
 
     assert 'hx-trigger="every 5s"' in client.get(status_url).content.decode()
@@ -392,5 +392,5 @@ def test_it_renders_the_queues_with_a_constant_number_of_queries(client, cast, m
 
     assert small == large, (small, large)
     assert max(large) <= 8, large  # session, user, membership, channel(s), posts, slots, switcher
-    html = page(client, "posts:queue")
+    html = html_of(client, "posts:queue")
     assert "Showing the next 100 posts" in html and html.count('class="queue-row') >= 100
