@@ -36,11 +36,11 @@ def error_response(status: int, message: str, fields: dict | None = None, header
 
 def _field_name(loc: tuple) -> str:
     # ninja prefixes the location with the source ("body", "query", "path", "header", "form", "file")
-    # and, for a schema parameter, its name ("payload", "filters").
+    # and, for a schema parameter, its name ("payload", "filters", "form").
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header", "form", "file", "cookie"):
         parts = parts[1:]
-    if parts and parts[0] in ("payload", "filters"):
+    if parts and parts[0] in ("payload", "filters", "form"):
         parts = parts[1:]
     # Discriminated unions add the tag as a path element ("bluesky"); it means nothing to a client.
     parts = [p for p in parts if p not in ("bluesky", "mastodon", "threads")]
@@ -55,7 +55,14 @@ def _message(error: dict) -> str:
 def on_validation_error(request, exc: ValidationError):
     fields: dict[str, list[str]] = {}
     for error in exc.errors:
-        fields.setdefault(_field_name(tuple(error.get("loc", ()))), []).append(_message(error))
+        field, message = _field_name(tuple(error.get("loc", ()))), _message(error)
+        if str(error.get("type", "")).startswith("union_tag_"):
+            # A missing or unknown "network": name that field, not the whole body.
+            tag = str(error.get("ctx", {}).get("discriminator", "")).strip("'\"")
+            field = tag if field == "body" else f"{field}.{tag}"
+            expected = error.get("ctx", {}).get("expected_tags", "")
+            message = f"Choose one of: {expected}." if expected else "This field is required."
+        fields.setdefault(field, []).append(message)
     names = ", ".join(sorted(fields))
     return error_response(400, f"Some fields are not valid: {names}.", fields)
 

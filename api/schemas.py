@@ -158,6 +158,10 @@ class QueueMoveIn(In):
 # --- media -------------------------------------------------------------------------------------
 
 
+class MediaForm(Schema):
+    alt_text: text(1500) = Field("", description="Describes the image for people who cannot see it")
+
+
 class MediaOut(Schema):
     code: UUID
     mime_type: str

@@ -79,8 +79,7 @@ def connect_channel(request, payload: ChannelConnectIn):
     try:
         account = _connect(payload)
     except ConnectError as exc:
-        field = exc.field or "network"
-        raise ApiError(400, exc.message, {field: [exc.message]}) from None
+        raise ApiError(400, exc.message, {exc.field: [exc.message]} if exc.field else None) from None
     workspace = request.auth.workspace
     existed = Channel.objects.filter(
         workspace=workspace,

@@ -12,7 +12,7 @@ from api.errors import ApiError, error_response
 from api.idempotency import OPENAPI as IDEMPOTENCY_DOC
 from api.idempotency import idempotent
 from api.present import media_out
-from api.schemas import ERRORS, POST_ERRORS, MediaOut, text
+from api.schemas import ERRORS, POST_ERRORS, MediaForm, MediaOut
 from posts.models import Media
 from posts.views.compose import UploadRefused, store_upload
 from workspaces.access import get_for_workspace
@@ -57,7 +57,8 @@ def refuse_huge_bodies(run):
     openapi_extra=IDEMPOTENCY_DOC,
 )
 @decorate_view(idempotent(), refuse_huge_bodies)
-def upload_media(request, file: File[NinjaUploadedFile], alt_text: Form[text(1500)] = ""):
+def upload_media(request, file: File[NinjaUploadedFile], form: Form[MediaForm]):
+    alt_text = form.alt_text
     require(request, Perm.COMPOSE)
     if file.size > max_upload_bytes():
         raise ApiError(413, _too_large(), {"file": [_too_large()]})
