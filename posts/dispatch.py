@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -32,12 +33,29 @@ def job_id(delivery_id: int, dispatched_at: datetime) -> str:
     return f"publish-{delivery_id}-{int(dispatched_at.timestamp() * 1000)}"
 
 
+_queues: dict[tuple, Queue] = {}
+_queue_lock = threading.Lock()
+
+
+def queue() -> Queue:
+    """One queue (and Redis connection pool) per process.
+
+    django_rq.get_queue() builds a new client, and so a new TCP connection, on every call; the
+    dispatcher calls it four times a second. redis-py clients are thread-safe.
+    """
+    key = (os.getpid(), repr(settings.RQ_QUEUES[QUEUE]))
+    with _queue_lock:
+        if key not in _queues:
+            _queues[key] = django_rq.get_queue(QUEUE)
+        return _queues[key]
+
+
 def enqueue(items: list[tuple[int, datetime]]) -> None:
     from posts.jobs import publish_delivery
 
     if not items:
         return
-    queue = django_rq.get_queue(QUEUE)
+    queue_ = queue()
     jobs = [
         Queue.prepare_data(
             publish_delivery,
@@ -49,8 +67,8 @@ def enqueue(items: list[tuple[int, datetime]]) -> None:
         )
         for delivery_id, dispatched_at in items
     ]
-    with queue.connection.pipeline() as pipe:
-        queue.enqueue_many(jobs, pipeline=pipe)
+    with queue_.connection.pipeline() as pipe:
+        queue_.enqueue_many(jobs, pipeline=pipe)
         pipe.execute()
 
 
@@ -73,31 +91,46 @@ def dispatch_due(limit: int = 500) -> int:
     return len(ids)
 
 
-def _job_alive(connection, jid: str) -> bool:
+# A job claims its delivery first thing: a job started this long ago whose delivery is still QUEUED
+# belongs to a worker that died between taking the job and claiming the row.
+STARTED_GRACE = timedelta(seconds=30)
+
+
+def _job_alive(queue_: Queue, jid: str, at: datetime) -> bool:
     try:
-        status = Job.fetch(jid, connection=connection).get_status()
+        job = Job.fetch(jid, connection=queue_.connection)
     except NoSuchJobError:
         return False
-    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return True
+    if status == JobStatus.QUEUED:
+        # A worker killed right after taking the job leaves it marked queued but in no queue (RQ's
+        # intermediate list): only a job still waiting in the queue will run.
+        return queue_.connection.lpos(queue_.key, jid) is not None
+    if status == JobStatus.STARTED:
+        return job.started_at is None or job.started_at.replace(tzinfo=UTC) > at - STARTED_GRACE
+    return False
 
 
 def sweep(at: datetime | None = None) -> dict[str, int]:
     """Find work that was lost and put it back on track.
 
-    - QUEUED for a while but its job is gone from Redis (flushed, lost): enqueue it again.
+    - QUEUED for a while but its job is gone from Redis (flushed, lost) or was taken by a worker that
+      died before claiming the row: enqueue it again (a duplicate job finds nothing to claim).
     - PUBLISHING long past the job timeout: its worker died. Back to SCHEDULED; the next attempt
       asks the network whether the interrupted part went out before sending it again.
     - HELD on a channel that is active again (reconnected): schedule it.
     """
     at = at or now()
     counts = {"requeued": 0, "recovered": 0, "released": 0}
-    connection = django_rq.get_connection(QUEUE)
+    queue_ = queue()
     stale_queued = Delivery.objects.filter(
         status=S.QUEUED, dispatched_at__lt=at - timedelta(seconds=settings.SWEEP_QUEUED_AFTER)
     ).values_list("pk", "dispatched_at")[:1000]
     requeue = []
     for pk, dispatched_at in stale_queued:
-        if _job_alive(connection, job_id(pk, dispatched_at)):
+        if _job_alive(queue_, job_id(pk, dispatched_at), at):
             continue
         if Delivery.objects.filter(pk=pk, status=S.QUEUED, dispatched_at=dispatched_at).update(
             dispatched_at=at
@@ -166,7 +199,7 @@ class Dispatcher:
             sweep()
         for name, every, path in PERIODIC:
             if claim_periodic(name, every):
-                django_rq.get_queue(QUEUE).enqueue(path, job_timeout=3600)
+                queue().enqueue(path, job_timeout=3600)
         return dispatched
 
     def run(self, max_seconds: float | None = None) -> None:

@@ -148,8 +148,11 @@ def _publish_parts(delivery: Delivery, token, attempt: DeliveryAttempt) -> str:
             request.state = dict(delivery.part_state.get(str(index), {}))
             ref = adapter.publish_part(request)
         published.append(ref)
-        _update(delivery, token, remote_parts=[r.as_dict() for r in published])
+        if len(published) < len(parts):
+            _update(delivery, token, remote_parts=[r.as_dict() for r in published])
     first: RemoteRef = published[0]
+    # The last part's reference is written with the final state, one UPDATE fewer per delivery. If
+    # the process dies before it, the "started" checkpoint makes the next attempt ask the network.
     _finish(
         delivery,
         token,
@@ -157,6 +160,7 @@ def _publish_parts(delivery: Delivery, token, attempt: DeliveryAttempt) -> str:
         S.PUBLISHED,
         DeliveryAttempt.Outcome.PUBLISHED,
         "",
+        remote_parts=[r.as_dict() for r in published],
         published_at=now(),
         remote_url=first.url,
     )
