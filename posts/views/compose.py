@@ -19,9 +19,10 @@ import struct
 import uuid
 import warnings
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
+from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib import messages
@@ -33,12 +34,14 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html_join
 from django.utils.timezone import now
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 from PIL import Image
 
+from channels.adapters.base import Problem
 from channels.adapters.linkcard import fetch_preview
 from channels.http import FetchError, UnsafeURL
 from channels.models import Channel, Network
@@ -147,6 +150,16 @@ def max_upload_bytes() -> int:
 def _zone_names() -> tuple[str, ...]:
     # available_timezones() reads the zone database from disk on every call.
     return tuple(name for name, _ in timezone_choices())
+
+
+@lru_cache(maxsize=64)
+def _zone_options(selected: str) -> str:
+    # Four hundred options: built once per selected zone instead of through the template each time.
+    return format_html_join(
+        "",
+        "<option{}>{}</option>",
+        ((" selected" if name == selected else "", name) for name in _zone_names()),
+    )
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo | None:
@@ -564,6 +577,7 @@ def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
         _, results = composing.validate(draft, request.workspace)
         options = draft.options
         seen_networks: set[str] = set()
+        names = _media_names(state)
         for channel in draft.channels:
             code = str(channel.code)
             result = results[code]
@@ -581,14 +595,18 @@ def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
                 }
                 counters[index].append(counter)
                 media = state.parts[index].media
+                card_url = "" if media else _card_url(channel.network, content.text, index, options)
                 rows.append(
                     {
                         "number": index + 1,
                         "counter": counter,
-                        "problems": [p for p in result.problems if p.part == index],
+                        "problems": [_readable(p, names) for p in result.problems if p.part == index],
                         "segments": _segments(content.text, channel.network),
                         "media": [_media_row(m, index) for m in media],
-                        "card_url": "" if media else _card_url(channel.network, content.text, index, options),
+                        "card_url": card_url,
+                        # Kept across live updates (hx-preserve) while the link stays the same, so the
+                        # card is fetched once rather than after every keystroke.
+                        "card_id": f"card-{code}-{index}-{_digest(card_url)}",
                     }
                 )
             panels.append(
@@ -597,7 +615,7 @@ def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
                     "code": code,
                     "network": channel.network,
                     "rows": rows,
-                    "general": [p for p in result.problems if p.part is None],
+                    "general": [_readable(p, names) for p in result.problems if p.part is None],
                     "errors": len(result.errors),
                     "warnings": len(result.warnings),
                     "open": channel.network not in seen_networks,
@@ -613,6 +631,28 @@ def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
         "counters": counters,
         "schedule_note": _schedule_note(state, draft.channels),
     }
+
+
+def _media_names(state: ComposerState) -> dict[str, str]:
+    """Stored file names (which adapters quote in their messages) -> what the author sees."""
+    several = len(state.parts) > 1
+    names = {}
+    for index, part in enumerate(state.parts):
+        for number, media in enumerate(part.media, start=1):
+            label = f"Image {number}" + (f" of part {index + 1}" if several else "")
+            names[PurePath(media.file.name).name] = label
+    return names
+
+
+def _readable(problem: Problem, names: dict[str, str]) -> Problem:
+    message = problem.message
+    for stored, label in names.items():
+        message = message.replace(stored, label)
+    return replace(problem, message=message) if message != problem.message else problem
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _card_url(network: str, text: str, index: int, options: dict) -> str:
@@ -707,8 +747,10 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
                         "value": part.overrides.get(str(channel.code), ""),
                         "shown": str(channel.code) in chosen,
                     }
+                    # Boxes for the chosen channels (the script adds more as channels are ticked),
+                    # and for any channel that has a text, so that unticking one loses nothing.
                     for channel in channels
-                    if channel.status != Channel.Status.NEEDS_RECONNECT or str(channel.code) in chosen
+                    if str(channel.code) in chosen or str(channel.code) in part.overrides
                 ],
                 "has_overrides": any(code in chosen for code in part.overrides),
                 "errors": part_errors,
@@ -753,7 +795,7 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
         "modes": MODES,
         "visibilities": VISIBILITIES,
         "languages": LANGUAGES,
-        "zone_names": _zone_names(),
+        "zone_options": _zone_options(state.zone),
         "chosen_zones": [z for z in zones if z],
         "needs_approval": needs_approval,
         "submit_label": _submit_label(state, needs_approval),
@@ -873,8 +915,7 @@ def validate(request):
     channels = _workspace_channels(request.workspace)
     by_code = {str(c.code): c for c in channels}
     state, _ = read_state(request, by_code, _editing(request))
-    context = _context(request, state, {}, channels, by_code, None)
-    context["oob"] = True
+    context = {"live": _live(request, state, by_code), "oob": True}
     response = render(request, "posts/compose.html#live", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -904,7 +945,7 @@ def media_upload(request):
     try:
         media = store_upload(request.workspace, request.FILES.get("file"))
     except UploadRefused as exc:
-        return render(request, "posts/compose.html#upload-error", {"e": exc.message}, status=400)
+        return render(request, "posts/compose.html#upload-error", {"e": exc.message})
     return render(request, "posts/compose.html#media-item", {"m": _media_row(media, index)})
 
 
@@ -945,7 +986,10 @@ def link_card_preview(request):
     """The card Bluesky (or Mastodon, Threads) would show for a link; quietly nothing on failure."""
     url = (request.GET.get("url") or request.POST.get("url") or "").strip()
     card = _link_preview(url) if url.lower().startswith(("http://", "https://")) else None
-    response = render(request, "posts/compose.html#link-card", {"card": card, "url": url})
+    # Only https images: the page's Content Security Policy (and browsers' mixed-content rules) block others.
+    image_url = card.image_url if card and card.image_url.startswith("https://") else ""
+    context = {"card": card, "url": url, "image_url": image_url}
+    response = render(request, "posts/compose.html#link-card", context)
     response["Cache-Control"] = "private, max-age=300"
     return response
 

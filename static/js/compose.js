@@ -64,7 +64,7 @@
         continue;
       }
       const node = fromHtml(await response.text());
-      if (response.ok && node) {
+      if (response.ok && node && node.matches(".media-item")) {
         list.append(node);
         if (window.htmx) {
           window.htmx.process(node);
@@ -146,10 +146,38 @@
     return Array.from(form.querySelectorAll("input[name=channels]")).filter((box) => box.checked);
   }
 
+  // The page has a per-channel text box only for the channels chosen when it was drawn; a box for
+  // a newly ticked channel is made here from the template. Unticking hides a box, keeping its text.
+  const overrideTemplate = document.getElementById("override-template");
+
+  function overrideRow(box, part) {
+    const row = overrideTemplate.content.firstElementChild.cloneNode(true);
+    const id = `override-${box.value}-${part}`;
+    row.dataset.overrideFor = box.value;
+    row.querySelector("label").htmlFor = id;
+    const group = box.closest(".channel-group");
+    const badge = row.querySelector(".badge");
+    badge.textContent = group ? group.dataset.networkLabel : "";
+    badge.classList.add(`net-${group ? group.dataset.network : ""}`);
+    row.querySelector(".override-handle").textContent = box.dataset.handle;
+    const text = row.querySelector("textarea");
+    text.name = id;
+    text.id = id;
+    return row;
+  }
+
   function showOverrides() {
-    const chosen = new Set(chosenChannels().map((box) => box.value));
-    form.querySelectorAll("[data-override-for]").forEach((row) => {
-      row.hidden = !chosen.has(row.dataset.overrideFor);
+    const chosen = chosenChannels();
+    const codes = new Set(chosen.map((box) => box.value));
+    form.querySelectorAll(".override-rows").forEach((rows) => {
+      for (const box of chosen) {
+        if (overrideTemplate && !rows.querySelector(`[data-override-for="${box.value}"]`)) {
+          rows.append(overrideRow(box, rows.dataset.part));
+        }
+      }
+      rows.querySelectorAll("[data-override-for]").forEach((row) => {
+        row.hidden = !codes.has(row.dataset.overrideFor);
+      });
     });
   }
 

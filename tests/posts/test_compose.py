@@ -359,7 +359,8 @@ def test_it_uploads_an_image_with_an_alt_text_box_and_a_warning(client, cast):
 def test_it_refuses_files_that_are_not_whole_images(client, cast, content, name, message):
     client.force_login(cast.alice)
     response = upload(client, content, name)
-    assert response.status_code == 400
+    assert response.status_code == 200  # an answer to show beside the field
+    assert "media-item" not in response.content.decode()
     assert message in response.content.decode() and 'role="alert"' in response.content.decode()
     assert not Media.objects.exists()
 
@@ -433,9 +434,27 @@ def test_it_warns_about_missing_alt_text_per_channel(client, cast, two):
     code = uploaded_code(upload(client, image_bytes()))
     data = form(two, "A picture", **{"media-0": code, f"alt-{code}": ""})
     page = client.post(url("compose-validate"), data, HTTP_HX_REQUEST="true").content.decode()
-    assert "has no alt text" in element(page, f"panel-{mastodon.code}")
+    assert "Image 1 has no alt text" in element(page, f"panel-{mastodon.code}")  # not the stored file name
     assert "Add a description (alt text)" in element(page, f"panel-{bluesky.code}")
     assert "No alt text" in element(page, f"panel-{bluesky.code}")  # on the preview's image
+
+
+def test_it_refuses_images_without_alt_text_when_the_workspace_requires_it(client, cast, two):
+    cast.workspace.require_alt_text = True
+    cast.workspace.save()
+    client.force_login(cast.alice)
+    code = uploaded_code(upload(client, image_bytes()))
+    response = client.post(url("compose"), form(two, "A picture", **{"media-0": code, f"alt-{code}": " "}))
+    page = response.content.decode()
+    assert not Post.objects.exists()
+    assert "every image needs alt text in this workspace" in element(page, "parts")
+    assert f'name="media-0" value="{code}"' in page
+
+
+def test_it_picks_the_language_from_the_browser(client, cast):
+    client.force_login(cast.alice)
+    page = client.get(url("compose"), HTTP_ACCEPT_LANGUAGE="de-AT,de;q=0.9,en;q=0.5").content.decode()
+    assert '<option value="de" selected>German (de)</option>' in page
 
 
 def test_it_ignores_another_workspaces_media(client, cast, two):
