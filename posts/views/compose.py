@@ -28,6 +28,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache as django_cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse
@@ -573,8 +574,10 @@ def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
     draft, _ = to_draft(state, by_code)
     counters: list[list[dict]] = [[] for _ in state.parts]
     panels = []
+    notices: list[str] = []
     if draft.channels:
-        _, results = composing.validate(draft, request.workspace)
+        service_errors, results = composing.validate(draft, request.workspace)
+        notices = service_errors.get("media", [])
         options = draft.options
         seen_networks: set[str] = set()
         names = _media_names(state)
@@ -628,6 +631,7 @@ def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
             seen_networks.add(channel.network)
     return {
         "panels": panels,
+        "notices": notices,
         "counters": counters,
         "schedule_note": _schedule_note(state, draft.channels),
     }
@@ -791,7 +795,8 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
         "oob": False,
         "errors": {key: errors.get(key, []) for key in placed},
         "other_errors": other,
-        "has_errors": bool(errors),
+        # The summary says the post was not saved, which is only news after the main button.
+        "has_errors": bool(errors) and request.POST.get("action", "submit") in ("", "submit"),
         "modes": MODES,
         "visibilities": VISIBILITIES,
         "languages": LANGUAGES,
@@ -902,6 +907,9 @@ def compose(request):
 @workspace_view(Perm.COMPOSE)
 def edit(request, code):
     post = get_for_workspace(Post, request.workspace, code=code)
+    if not request.membership.can(Perm.PUBLISH) and post.author_id != request.user.pk:
+        # Otherwise a contributor could pull anyone's approved post back into review by editing it.
+        raise PermissionDenied("You can edit your own posts; ask an editor to change this one.")
     if not _editable(post):
         messages.error(request, "This post is being published or was published: it can't be changed.")
         return redirect("posts:detail", slug=request.workspace.slug, code=post.code)

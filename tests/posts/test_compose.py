@@ -448,6 +448,10 @@ def test_it_refuses_images_without_alt_text_when_the_workspace_requires_it(clien
     page = response.content.decode()
     assert not Post.objects.exists()
     assert "every image needs alt text in this workspace" in element(page, "parts")
+    live = client.post(
+        url("compose-validate"), form(two, "A picture", **{"media-0": code}), HTTP_HX_REQUEST="true"
+    )
+    assert "every image needs alt text in this workspace" in live.content.decode()
     assert f'name="media-0" value="{code}"' in page
 
 
@@ -580,6 +584,23 @@ def test_it_refuses_to_edit_a_published_post(client, cast, two):
     assert "can't be changed" in html.unescape(client.get(response.url).content.decode())
     client.post(url("edit", code=post.code), form(two, "Sneaky change"))
     assert list(post.parts.values_list("text", flat=True)) == ["Out already"]
+
+
+def test_it_lets_contributors_edit_only_their_own_posts(client, cast, two):
+    client.force_login(cast.alice)
+    client.post(url("compose"), form(two, "Alice's", mode="at", at="2030-05-04T09:00"))
+    alices = Post.objects.get()
+    client.force_login(cast.carol)
+    client.post(url("compose"), form(two, "Carol's", mode="draft"))
+    carols = Post.objects.exclude(pk=alices.pk).get()
+    assert client.get(url("edit", code=alices.code)).status_code == 403
+    assert client.post(url("edit", code=alices.code), form(two, "Taken over")).status_code == 403
+    assert list(alices.parts.values_list("text", flat=True)) == ["Alice's"]
+    alices.refresh_from_db()
+    assert alices.status == Post.Status.SCHEDULED
+    assert client.get(url("edit", code=carols.code)).status_code == 200
+    client.force_login(cast.bob)  # editors may edit anyone's
+    assert client.get(url("edit", code=carols.code)).status_code == 200
 
 
 def test_it_keeps_a_contributor_out_of_approved_posts_media_alt_text(client, cast, two):
