@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.timezone import now
 
 from channels.models import Channel
@@ -409,7 +409,7 @@ def test_it_offers_edit_and_retry_only_while_nothing_is_out(client, cast, make_c
     assert "Retry</button>" not in alone_card  # contributors cannot publish
     try:
         edit_url = reverse("posts:edit", kwargs={"slug": "acme", "code": alone.code})
-    except Exception:
+    except NoReverseMatch:  # the edit page is built separately
         edit_url = None
     if edit_url:
         assert f'href="{edit_url}">Edit and retry' in alone_card
