@@ -308,7 +308,9 @@ def read_state(request, by_code: dict[str, Channel], post: Post | None) -> tuple
         mode = Post.Mode.QUEUE
     zone = data.get("zone", "").strip()
     if not _zone(zone):
-        errors["zone"] = ["Choose a time zone from the list."]
+        if zone and mode == Post.Mode.AT:
+            errors["zone"] = ["Choose a time zone from the list."]
+        zone = by_code[chosen[0]].timezone_name if chosen else request.workspace.timezone
     state = ComposerState(
         parts=parts,
         chosen=chosen,

@@ -311,6 +311,15 @@ def test_it_refuses_a_time_in_the_past(client, cast, two):
     assert textareas(page, "part") == ["Too late"]
 
 
+def test_it_refuses_an_unknown_time_zone_beside_the_field(client, cast, two):
+    client.force_login(cast.alice)
+    response = client.post(
+        url("compose"), form(two, "Hi", mode="at", at="2030-01-01T09:00", zone="Mars/Olympus")
+    )
+    assert not Post.objects.exists()
+    assert "Choose a time zone from the list." in element(response.content.decode(), "zone-errors")
+
+
 def test_it_refuses_a_channel_that_needs_reconnecting_and_shows_why(client, cast, two):
     mastodon, _ = two
     mastodon.mark_needs_reconnect("The token was revoked on the server.")
