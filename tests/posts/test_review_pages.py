@@ -393,8 +393,10 @@ def test_it_explains_held_and_unsure_deliveries_and_offers_the_right_action(clie
 
 def test_it_offers_edit_and_retry_only_while_nothing_is_out(client, cast, make_channel):
     one, two = make_channel(), make_channel(network="bluesky")
-    [alone] = build_posts(cast.workspace, [one], 1)
-    [partly] = build_posts(cast.workspace, [one, two], 1)
+    [alone] = build_posts(cast.workspace, [one], 1, author=cast.carol)
+    [partly] = build_posts(cast.workspace, [one, two], 1, author=cast.carol)
+    [others] = build_posts(cast.workspace, [one], 1, author=cast.bob)
+    Delivery.objects.filter(post=others).update(status=S.FAILED)
     Delivery.objects.filter(post=alone).update(status=S.FAILED)
     Delivery.objects.filter(post=partly, channel=one).update(status=S.FAILED)
     Delivery.objects.filter(post=partly, channel=two).update(status=S.PUBLISHED)
@@ -413,6 +415,10 @@ def test_it_offers_edit_and_retry_only_while_nothing_is_out(client, cast, make_c
         edit_url = None
     if edit_url:
         assert f'href="{edit_url}">Edit and retry' in alone_card
+    # Contributors edit only their own posts.
+    others_card = html[html.index(f'id="delivery-{others.deliveries.get().code}"') :]
+    others_card = others_card[: others_card.index("</article>")]
+    assert "Edit and retry" not in others_card
 
 
 # Live status
