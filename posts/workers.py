@@ -34,7 +34,7 @@ from rq.timeouts import TimerDeathPenalty
 log = logging.getLogger(__name__)
 
 # How often an idle worker thread looks up from its blocking dequeue to see whether it should stop.
-STOP_CHECK_SECONDS = 5
+STOP_CHECK_SECONDS = 2
 
 
 class ThreadWorker(SimpleWorker):
