@@ -178,6 +178,10 @@ def compose(*, workspace, membership, draft: Draft, post: Post | None = None) ->
             Delivery.objects.create(post=post, channel=channel, text_overrides=overrides)
         if draft.mode != Post.Mode.DRAFT and not approval:
             schedule(post)
+    if approval:
+        from posts import notify
+
+        notify.approval_requested(post)
     return post
 
 

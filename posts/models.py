@@ -291,6 +291,16 @@ class Delivery(models.Model):
             models.Index(fields=["channel", "scheduled_for"], name="delivery_channel_time"),
             # Calendar: deliveries in a time range.
             models.Index(fields=["scheduled_for"], name="delivery_time"),
+            # Published page and metrics refresh: newest published first.
+            models.Index(
+                fields=["-published_at"], name="delivery_published", condition=Q(status="published")
+            ),
+            # Failed page: deliveries needing action, most recently changed first.
+            models.Index(
+                fields=["-updated"],
+                name="delivery_needs_action",
+                condition=Q(status__in=["failed", "needs_attention", "held"]),
+            ),
         ]
 
     def __str__(self) -> str:

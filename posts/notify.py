@@ -68,3 +68,16 @@ def channel_needs_reconnect(channel) -> None:
         link,
         channel=channel,
     )
+
+
+def approval_requested(post) -> None:
+    """A post waits for approval: tell everyone who may approve it (but its author)."""
+    approvers = [m.user for m in post.workspace.members_with(Perm.PUBLISH) if m.user_id != post.author_id]
+    if not approvers:
+        return
+    first = post.parts.first()
+    excerpt = (first.text if first else "")[:60]
+    author = post.author.get_full_name() or post.author.get_username() if post.author else "Someone"
+    message = f"{author} asks for approval of “{excerpt}”."
+    link = reverse("posts:detail", kwargs={"slug": post.workspace.slug, "code": post.code})
+    _send(post.workspace, approvers, Notification.Kind.APPROVAL_REQUESTED, message, link, post=post)

@@ -169,6 +169,18 @@ def test_a_contributor_submits_for_approval_and_an_editor_approves(cast, mastodo
 
     post = compose(cast.carol, cast.workspace, [mastodon_channel], ["Please approve"], mode=Post.Mode.NOW)
     assert post.status == Post.Status.PENDING_APPROVAL
+    # Everyone who may approve hears about it, in the dashboard and by email; the author does not.
+    from django.core import mail
+
+    from posts.models import Notification
+
+    asked = set(
+        Notification.objects.filter(post=post, kind="approval_requested").values_list(
+            "user__username", flat=True
+        )
+    )
+    assert asked == {"alice", "bob"}
+    assert any("asks for approval" in m.body and "bob@example.org" in m.to for m in mail.outbox)
     assert post.deliveries.get().status == Delivery.Status.DRAFT
     composing.approve(post, Membership.objects.get(user=cast.bob, workspace=cast.workspace))
     post.refresh_from_db()
