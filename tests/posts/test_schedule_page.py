@@ -180,3 +180,19 @@ def test_it_gives_404_for_another_workspaces_channel(client, cast, make_channel)
     response = client.post(schedule_url(foreign), {"action": "add", "add-time": "09:00", "add-weekdays": "0"})
     assert response.status_code == 404
     assert not slots_of(foreign)
+
+
+def test_it_refuses_an_unknown_time_zone_beside_the_field(client, cast, make_channel):
+    channel = make_channel(tz="Europe/Berlin")
+    client.force_login(cast.alice)
+    response = client.post(
+        schedule_url(channel), {"action": "timezone", "zone-timezone": "Mars/Olympus_Mons"}
+    )
+    assert response.status_code == 200
+    assert re.search(
+        r'id="id_zone-timezone" aria-invalid="true".*?role="alert">Select a valid choice',
+        response.content.decode(),
+        re.S,
+    )
+    channel.refresh_from_db()
+    assert channel.timezone == "Europe/Berlin"
