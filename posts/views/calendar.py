@@ -170,7 +170,7 @@ def _calendar_context(request) -> dict:
     chips, totals = _chips(request, channel, start, end, view, context)
 
     # A new post from an empty hour (or day) starts there; only in the future.
-    compose_query = f"&tz={quote(workspace.timezone)}" + (f"&channel={channel.code}" if channel else "")
+    compose_query = f"&zone={quote(workspace.timezone)}" + (f"&channel={channel.code}" if channel else "")
     now_local = current.astimezone(tz).replace(tzinfo=None)
     day_labels = {day: dateformat.format(day, "l j F") for day in days}
     month_names = {day: dateformat.format(day, "F") for day in days} if view == MONTH else {}

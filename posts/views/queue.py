@@ -239,20 +239,18 @@ def _label(rows: list[Row], workspace) -> None:
     for row in rows:
         row.time_label = f"{row.local:%H:%M}"
         row.abbr = row.local.tzname() or ""
+        row.input_value = f"{row.local:%Y-%m-%dT%H:%M}"
         if row.channel.pk not in channel_urls:
             channel_urls[row.channel.pk] = channel_url(row.channel.code)
         row.urls["channel"] = channel_urls[row.channel.pk]
         d = row.delivery
         if d is None:
             if compose:
-                wall = row.at.astimezone(workspace.tz)
-                row.urls["compose"] = (
-                    f"{compose}?at={wall:%Y-%m-%dT%H:%M}&tz={quote(workspace.timezone)}&channel={row.channel.code}"
-                )
+                zone = quote(row.channel.timezone_name)
+                row.urls["compose"] = f"{compose}?at={row.input_value}&zone={zone}&channel={row.channel.code}"
             continue
         text = d.excerpt or "(no text)"
         row.excerpt = text if len(text) <= 120 else text[:119] + "…"
-        row.input_value = f"{row.local:%Y-%m-%dT%H:%M}"
         row.urls["detail"] = detail_url(d.post.code)
         row.urls.update({name: make(d.code) for name, make in action_urls.items()})
         row.urls.update({name: make(d.post.code) for name, make in post_urls.items()})

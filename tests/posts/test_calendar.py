@@ -159,7 +159,7 @@ def test_it_links_empty_future_hours_to_the_composer(client, cast, make_channel)
         compose = reverse("posts:compose", kwargs={"slug": "acme"})
     except Exception:
         pytest.skip("the composer page is not installed")
-    assert f"{compose}?at={day.isoformat()}T14:00&amp;tz=Europe/Berlin&amp;channel={channel.code}" in html
+    assert f"{compose}?at={day.isoformat()}T14:00&amp;zone=Europe/Berlin&amp;channel={channel.code}" in html
     past = calendar(client, view="week", start=(day - timedelta(days=28)).isoformat())
     assert f"{compose}?at=" not in past
     client.force_login(cast.victor)

@@ -110,6 +110,12 @@ def test_it_shows_free_slots_of_the_next_week(client, cast, make_channel):
         assert taken.scheduled_for.isoformat() not in free_times
         assert slots[0].isoformat() in free_times
         assert "09:00" in free_rows[0] and "America/New_York" in free_rows[0]
+    compose = reverse("posts:compose", kwargs={"slug": "acme"})
+    first_local = slots[0].astimezone(NEW_YORK)
+    link = f"{compose}?at={first_local:%Y-%m-%dT%H:%M}&amp;zone=America/New_York&amp;channel={channel.code}"
+    assert link in html
+    composer = client.get(link.replace("&amp;", "&"))
+    assert composer.status_code == 200 and f"{first_local:%Y-%m-%dT%H:%M}" in composer.content.decode()
 
 
 def test_it_moves_a_post_to_the_top_keeping_the_slot_times(client, cast, make_channel):
