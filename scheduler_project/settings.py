@@ -240,7 +240,8 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:", "https:"],
+    # Avatars and link-card images come from the networks (https); local test servers speak http.
+    "img-src": [CSP.SELF, "data:", "https:", *(["http:"] if SSRF_ALLOW_PRIVATE else [])],
     "connect-src": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],

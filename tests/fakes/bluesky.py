@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import hmac
 import io
@@ -228,6 +229,8 @@ class FakeBluesky:
         )
         with self._lock:
             self.accounts[handle] = account
+        # Pages that show the account (the dashboard) load its avatar.
+        self.add_page(f"/pages/avatar-{handle}.jpg", _avatar_image(), "image/jpeg")
         return account
 
     def set_password(self, handle: str, *passwords: str) -> None:
@@ -614,6 +617,15 @@ class FakeBluesky:
                 }
             )
         return {"posts": posts}
+
+
+@functools.cache
+def _avatar_image() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 96), (220, 120, 40)).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
 
 
 def _card_image() -> bytes:

@@ -51,7 +51,9 @@ from __future__ import annotations
 import argparse
 import email.parser
 import email.policy
+import functools
 import html
+import io
 import itertools
 import json
 import re
@@ -106,6 +108,15 @@ _TOKEN_RE = re.compile(
     r"(https?://[^\s<>\"]+)|(?<![/\w])@([a-z0-9_]+)(?:@([a-z0-9.\-]+[a-z0-9]))?|(?<![/\w])#(\w+)",
     re.IGNORECASE,
 )
+
+
+@functools.cache
+def _avatar_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 96), (99, 100, 255)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _iso(moment: datetime) -> str:
@@ -465,6 +476,9 @@ class FakeMastodon:
             time.sleep(self.latency)
         if self.not_mastodon:
             return req.send_html(200, "<!doctype html><html><body><h1>Welcome to my blog</h1></body></html>")
+        if method == "GET" and path.startswith("/avatars/"):
+            # The dashboard shows the account's avatar.
+            return req._send(200, _avatar_png(), "image/png")
         fault = self._take_fault(path)
         if fault is not None:
             return req.send_json(fault.status, fault.body, fault.headers)
