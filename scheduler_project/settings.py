@@ -183,6 +183,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "scheduler@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 INVITATION_DAYS = env_int("INVITATION_DAYS", 7, minimum=1)
+# Largest image a user may upload (the composer and the API refuse bigger ones beside the field).
+MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
 
 # Outgoing requests to user-supplied URLs (instances, PDSes, link cards) refuse private, loopback and
 # link-local addresses unless this is on (development against local servers, and the test suite).

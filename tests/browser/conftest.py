@@ -65,7 +65,9 @@ def screenshot(page):
 
     def take(name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial": Playwright would otherwise leave style="" on inputs, which a later htmx swap
+        # copies onto new elements and our Content Security Policy then refuses.
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return take
