@@ -69,10 +69,6 @@ class Row:
     def is_late(self) -> bool:
         return self.delivery is not None and self.at < now()
 
-    @property
-    def is_live(self) -> bool:
-        return self.delivery is not None and self.delivery.status in LIVE_STATUSES
-
 
 _PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 
@@ -173,10 +169,11 @@ def _queue_rows(workspace, channels, channel=None):
     if cut:
         # Past the last delivery listed, a slot may be taken by one that is not: show no gaps there.
         end = min(end, deliveries[-1].scheduled_for)
+    free_hidden = channel is None and len(channels) > FREE_SLOT_CHANNELS
     slots = PostingSlot.objects.filter(channel__workspace=workspace)
-    if channel is None and len(channels) > FREE_SLOT_CHANNELS:
+    if free_hidden:
         slots = slots.none()
-    if channel is not None:
+    elif channel is not None:
         slots = slots.filter(channel=channel)
     if end - start < timedelta(days=5):
         # A busy queue lists only hours ahead: the slots of the weekdays they span (a day either side
@@ -188,7 +185,6 @@ def _queue_rows(workspace, channels, channel=None):
         slots_by_channel.setdefault(channel_id, []).append((weekday, at))
 
     taken = {(d.channel_id, d.scheduled_for) for d in deliveries}
-    free_hidden = channel is None and len(channels) > FREE_SLOT_CHANNELS
     if free_hidden:
         free, more_free = [], False
     else:
@@ -354,7 +350,7 @@ def move_delivery(request, code):
         messages.error(request, "Only posts waiting in the queue can be reordered.")
     else:
         scheduling.move_in_queue(delivery, position)
-        messages.success(request, "Queue reordered: the posts swapped their times.")
+        messages.success(request, "Queue reordered: the posts take the queue's times in their new order.")
     return redirect(_next_url(request, _queue_url(request, delivery.channel)))
 
 
@@ -378,11 +374,6 @@ class WallTimeField(forms.Field):
 
 class RescheduleForm(forms.Form):
     at = WallTimeField(error_messages={"required": "Choose a date and time."})
-
-
-def local_input_value(instant: datetime | None, tz) -> str:
-    """A datetime-local input's value for `instant` in zone `tz`."""
-    return instant.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if instant else ""
 
 
 @workspace_view(Perm.PUBLISH)
@@ -413,7 +404,7 @@ def reschedule_delivery(request, code):
             return redirect(_next_url(request, _queue_url(request, channel)))
     # The error goes beside the field of this row, with what was typed kept.
     failed = {"code": delivery.code, "value": request.POST.get("at", ""), "error": error}
-    return _channel_queue_response(request, _channel(request, channel.code), reschedule_failed=failed)
+    return _channel_queue_response(request, channel, reschedule_failed=failed)
 
 
 def delete_post_if_unsent(post: Post) -> None:
