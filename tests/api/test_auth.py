@@ -109,3 +109,10 @@ def test_it_answers_unknown_api_paths_with_json_404(alice_api):
     response = alice_api.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"]
+
+
+def test_it_answers_a_wrong_method_with_json_405(alice_api):
+    response = alice_api.put("/api/v1/posts", {})
+    assert response.status_code == 405
+    assert "PUT is not allowed" in response.json()["error"]
+    assert "POST" in response["Allow"]
