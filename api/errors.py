@@ -6,8 +6,9 @@ out-of-range values are all caught here or by the schemas.
 
 import logging
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpResponse, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from posts.composing import PostInvalid
@@ -101,6 +102,13 @@ def on_too_big(request, exc):
     return error_response(413, "The request is too large.")
 
 
+def on_unreadable(request, exc):
+    return error_response(400, UNREADABLE, {"body": ["Send JSON, or multipart/form-data for uploads."]})
+
+
+UNREADABLE = "The request body could not be read."
+
+
 def on_unexpected(request, exc):
     log.exception("API request %s %s failed", request.method, request.path, exc_info=exc)
     return error_response(
@@ -116,4 +124,6 @@ def install(api) -> None:
     api.add_exception_handler(PermissionDenied, on_permission_denied)
     api.add_exception_handler(PostInvalid, on_post_invalid)
     api.add_exception_handler(RequestDataTooBig, on_too_big)
+    for unreadable in (MultiPartParserError, SuspiciousOperation, UnreadablePostError):
+        api.add_exception_handler(unreadable, on_unreadable)
     api.add_exception_handler(Exception, on_unexpected)

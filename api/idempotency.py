@@ -12,13 +12,14 @@ import json
 from datetime import timedelta
 from functools import wraps
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.utils.timezone import now
 
 from api.auth import token_auth
-from api.errors import ApiError, error_response
+from api.errors import ApiError, error_response, on_unreadable
 from api.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -101,6 +102,8 @@ def idempotent(atomic: bool = True):
                 print_ = fingerprint(request)
             except RequestDataTooBig:
                 return error_response(413, "The request is too large.")
+            except (MultiPartParserError, SuspiciousOperation, UnreadablePostError) as exc:
+                return on_unreadable(request, exc)
             record, created = _claim(caller.token, key, print_)
             if not created:
                 if record.fingerprint != print_:

@@ -120,3 +120,13 @@ def test_it_requires_alt_text_where_the_workspace_asks_for_it(alice_api, cast, m
     assert "alt text" in refused.json()["fields"]["media"][0]
     body["parts"][0]["media"][0]["alt_text"] = "A described picture"
     assert alice_api.post("/api/v1/posts", body).status_code == 201
+
+
+def test_it_answers_a_malformed_upload_with_400_json(alice_api):
+    for headers in ({}, {"Idempotency-Key": "broken-upload"}):
+        response = alice_api.post(
+            "/api/v1/media", raw=b"garbage", content_type="multipart/form-data", headers=headers
+        )
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]
+    assert not Media.objects.exists()
