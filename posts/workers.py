@@ -18,6 +18,7 @@ dispatcher's sweep recovers whatever was left publishing). A thread whose worker
 error (Redis away too long) is replaced.
 """
 
+import ctypes
 import logging
 import os
 import signal
@@ -35,6 +36,24 @@ log = logging.getLogger(__name__)
 
 # How often an idle worker thread looks up from its blocking dequeue to see whether it should stop.
 STOP_CHECK_SECONDS = 2
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's per-thread malloc arenas (MALLOC_ARENA_MAX) before the threads start.
+
+    By default glibc gives each busy thread an arena of its own, up to 8 per core, and the process
+    keeps the high-water mark of each. Two shared arenas cost nothing noticeable here (the threads
+    mostly wait on the network) and lowered the peak of a 20-thread process in a 600-delivery burst
+    from 200 to 185 MB (bench/publish_burst.py).
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return  # set by the operator; glibc has already applied it
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc (musl, macOS): nothing to do
+    m_arena_max = -8
+    libc.mallopt(m_arena_max, arenas)
 
 
 class ThreadWorker(SimpleWorker):
@@ -145,6 +164,7 @@ class WorkerPool:
     def run(self, max_seconds: float | None = None) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        limit_malloc_arenas()
         close_old_connections()
         for slot in range(self.threads):
             self._start(slot)
