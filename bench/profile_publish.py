@@ -1,0 +1,100 @@
+"""CPU of one delivery, per network: posts.publishing.publish in a loop against the fakes, no latency.
+
+    .venv/bin/python bench/profile_publish.py --deliveries 200 [--profile mastodon|bluesky|threads]
+
+Publishes each network's deliveries one after another in this process (no RQ, no dispatcher: those
+are measured by publish_burst.py) and prints the CPU time and SQL statements per delivery; with
+--profile, a cProfile listing of that network's loop, sorted by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import harness, seed  # noqa: E402
+from bench.publish_burst import NETWORKS, Fake  # noqa: E402
+
+
+def counting(statements: list):
+    def wrapper(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=200, help="per network")
+    parser.add_argument("--profile", choices=NETWORKS)
+    options = parser.parse_args(argv)
+    fakes = {network: Fake(network, 10) for network in NETWORKS}
+    threads = fakes["threads"].info
+    os.environ.update(
+        {
+            "THREADS_GRAPH_URL": threads["graph_url"],
+            "THREADS_APP_ID": threads["app_id"],
+            "THREADS_APP_SECRET": threads["app_secret"],
+            "THREADS_MEDIA_REQUIRE_PUBLIC_URL": "0",
+        }
+    )
+    result = {}
+    try:
+        with harness.environment():
+            from django.db import connection
+            from django.utils.timezone import now
+
+            from posts import publishing
+            from posts.dispatch import dispatch_due
+
+            owner = seed.make_owner()
+            workspace = seed.make_workspaces(owner, 1)[0]
+            for network, fake in fakes.items():
+                channels = [
+                    seed.connect_channel(workspace, network, fake.info["url"], creds)
+                    for creds in fake.info["accounts"]
+                ]
+                ids = list(seed.burst(owner, channels, options.deliveries, now(), label=network).values())
+                dispatch_due(limit=100_000)
+                for pk in ids[:5]:  # imports and first connections
+                    publishing.publish(pk)
+                measured = ids[5:]
+                statements = []
+                profiler = cProfile.Profile() if options.profile == network else None
+                with connection.execute_wrapper(counting(statements)):
+                    started = time.process_time()
+                    if profiler:
+                        profiler.enable()
+                    for pk in measured:
+                        publishing.publish(pk)
+                    if profiler:
+                        profiler.disable()
+                    cpu = time.process_time() - started
+                result[network] = {
+                    "cpu_ms_per_delivery": round(cpu * 1000 / len(measured), 2),
+                    "sql_per_delivery": round(len(statements) / len(measured), 1),
+                }
+                if profiler:
+                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    finally:
+        for fake in fakes.values():
+            fake.stop()
+    rows = [
+        (network, f"{r['cpu_ms_per_delivery']:.1f} ms CPU, {r['sql_per_delivery']} SQL statements")
+        for network, r in result.items()
+    ]
+    print(harness.table(rows, "CPU per delivery in posts.publishing.publish (no RQ, no latency)"))
+    harness.emit(result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
