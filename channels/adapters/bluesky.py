@@ -15,9 +15,11 @@ rkey is its last segment.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import django_rq
 import grapheme
 import httpx
 import redis
@@ -187,8 +188,20 @@ def _translated() -> Iterator[None]:
         raise mapped from exc
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~40 ms of CPU, and httpx would do it for every new client (per job).
+    return httpx.create_ssl_context()
+
+
+@functools.cache
+def _redis_for(url: str) -> redis.Redis:
+    # django_rq.get_connection() builds a new client and pool on every call; keep one per process.
+    return redis.Redis.from_url(url)
+
+
 def _new_client(base_url: str) -> Client:
-    return Client(base_url=base_url, request=Request(timeout=settings.NETWORK_TIMEOUT))
+    return Client(base_url=base_url, request=Request(timeout=settings.NETWORK_TIMEOUT, verify=_ssl_context()))
 
 
 def _count(text: str) -> tuple[int, int]:
@@ -536,7 +549,7 @@ class BlueskyAdapter(Adapter):
     def _session(self) -> Iterator[Client]:
         """A client with this channel's current session, used by nobody else until the block ends."""
         if self._redis is None:
-            self._redis = django_rq.get_connection("default")
+            self._redis = _redis_for(settings.RQ_QUEUES["default"]["URL"])
         key = self.account.lock_key or f"{NETWORK}:{self.account.remote_id}"
         lock = self._redis.lock(f"lock:{key}", timeout=self._lock_timeout(), blocking_timeout=LOCK_WAIT)
         try:
