@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from channels.adapters.base import AdapterError, AuthorizationLost
@@ -50,7 +51,7 @@ def pause(request, code):
     channel = get_for_workspace(Channel, request.workspace, code=code)
     Channel.objects.filter(pk=channel.pk, status=Channel.Status.ACTIVE).update(status=Channel.Status.PAUSED)
     messages.success(request, f"{channel} is paused: its queued posts wait until you resume it.")
-    return redirect("channels:list", slug=request.workspace.slug)
+    return _back(request)
 
 
 @workspace_view(Perm.MANAGE_CHANNELS)
@@ -59,6 +60,14 @@ def resume(request, code):
     channel = get_for_workspace(Channel, request.workspace, code=code)
     Channel.objects.filter(pk=channel.pk, status=Channel.Status.PAUSED).update(status=Channel.Status.ACTIVE)
     messages.success(request, f"{channel} is active again.")
+    return _back(request)
+
+
+def _back(request):
+    """Back to the page the button was on (a queue page), or the channel list."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
     return redirect("channels:list", slug=request.workspace.slug)
 
 

@@ -291,6 +291,12 @@ class Delivery(models.Model):
             models.Index(fields=["channel", "scheduled_for"], name="delivery_channel_time"),
             # Calendar: deliveries in a time range.
             models.Index(fields=["scheduled_for"], name="delivery_time"),
+            # Queue pages and the overview: upcoming deliveries of a workspace in time order.
+            models.Index(
+                fields=["scheduled_for"],
+                name="delivery_upcoming",
+                condition=Q(status__in=["scheduled", "queued", "publishing", "held"]),
+            ),
             # Published page and metrics refresh: newest published first.
             models.Index(
                 fields=["-published_at"], name="delivery_published", condition=Q(status="published")
