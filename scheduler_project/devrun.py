@@ -52,6 +52,9 @@ def main() -> int:
     # The Procfile's `python` and `gunicorn` must be this virtualenv's.
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env.setdefault("WEB_BIND", "127.0.0.1")
+    if not env.get("DATABASE_URL"):
+        # SQLite has one write lock: a few worker threads are plenty for trying it out.
+        env.setdefault("WORKER_THREADS", "4")
     port = env.get("PORT", "8000")
     env.setdefault("SITE_URL", f"http://localhost:{port}")
 
