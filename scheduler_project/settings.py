@@ -185,6 +185,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 INVITATION_DAYS = env_int("INVITATION_DAYS", 7, minimum=1)
 # Largest image a user may upload (the composer and the API refuse bigger ones beside the field).
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
+# Requests per minute one API token may make (0 turns the limit off).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120, minimum=0)
 
 # Outgoing requests to user-supplied URLs (instances, PDSes, link cards) refuse private, loopback and
 # link-local addresses unless this is on (development against local servers, and the test suite).
