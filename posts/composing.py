@@ -286,3 +286,16 @@ def cancel(post: Post) -> None:
             )
         post.deliveries.update(status=Delivery.Status.DRAFT, in_queue=False, updated=now())
         Post.objects.filter(pk=post.pk).update(status=Post.Status.DRAFT, mode=Post.Mode.DRAFT, updated=now())
+
+
+def delete_post_if_unsent(post: Post) -> None:
+    """Delete a post unless one of its deliveries is out or going out (then PostInvalid)."""
+    with transaction.atomic():
+        # Lock every delivery: the dispatcher skips locked rows, so none is claimed meanwhile.
+        statuses = list(post.deliveries.select_for_update().values_list("status", flat=True))
+        busy = {Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED}
+        if busy.intersection(statuses):
+            raise PostInvalid(
+                {"post": ["Part of this post is out or going out now; it can't be deleted."]}
+            )
+        post.delete()

@@ -13,8 +13,8 @@ from api.idempotency import OPENAPI as IDEMPOTENCY_DOC
 from api.idempotency import idempotent
 from api.present import media_out
 from api.schemas import ERRORS, POST_ERRORS, MediaForm, MediaOut
+from posts.media import UploadRefused, store_upload
 from posts.models import Media
-from posts.views.compose import UploadRefused, store_upload
 from workspaces.access import get_for_workspace
 from workspaces.models import Perm
 

@@ -20,7 +20,6 @@ from api.schemas import ERRORS, POST_ERRORS, ErrorOut, PostFilters, PostIn, Post
 from channels.models import Channel
 from posts import composing, scheduling
 from posts.models import Delivery, Media, Post
-from posts.views.queue import delete_post_if_unsent
 from workspaces.access import get_for_workspace
 from workspaces.models import Perm
 
@@ -269,7 +268,7 @@ def delete_post(request, code: UUID):
     post = _load(request, code)
     _not_busy(post)
     try:
-        delete_post_if_unsent(post)
+        composing.delete_post_if_unsent(post)
     except composing.PostInvalid as exc:
         raise ApiError(409, str(exc)) from None
     return Status(204, None)

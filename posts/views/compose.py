@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import struct
 import uuid
-import warnings
 import zoneinfo
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -40,13 +38,13 @@ from django.utils.timezone import now
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
-from PIL import Image
 
 from channels.adapters.base import Problem
 from channels.adapters.linkcard import fetch_preview
 from channels.http import FetchError, UnsafeURL
 from channels.models import Channel, Network
 from posts import composing
+from posts.media import UploadRefused, max_upload_bytes, store_upload
 from posts.models import Delivery, Media, Post
 from posts.scheduling import local_to_utc
 from posts.threading import network_counter, split_for
@@ -58,14 +56,6 @@ MB = 1024 * 1024
 MAX_PARTS = 50
 MAX_ALT_TEXT = 5000
 LINK_CARD_CACHE_SECONDS = 600
-# Pillow format -> (MIME type, file extension). MPO is what many phone cameras' JPEGs identify as.
-IMAGE_FORMATS = {
-    "JPEG": ("image/jpeg", "jpg"),
-    "MPO": ("image/jpeg", "jpg"),
-    "PNG": ("image/png", "png"),
-    "WEBP": ("image/webp", "webp"),
-    "GIF": ("image/gif", "gif"),
-}
 VISIBILITIES = [
     ("public", "Public"),
     ("unlisted", "Quiet public (unlisted)"),
@@ -141,10 +131,6 @@ _PREVIEW_TOKEN = re.compile(
     re.IGNORECASE,
 )
 _TRAILING = ".,;:!?)]}'\""
-
-
-def max_upload_bytes() -> int:
-    return int(getattr(settings, "MEDIA_MAX_UPLOAD_BYTES", 20 * MB))
 
 
 @cache
@@ -395,52 +381,6 @@ def to_draft(state: ComposerState, by_code: dict[str, Channel]) -> tuple[composi
 
 
 # --- uploads -------------------------------------------------------------------------------------
-
-
-class UploadRefused(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-def store_upload(workspace, upload) -> Media:
-    """Check that the file is a whole image of an accepted type and size, then keep it as Media."""
-    if upload is None:
-        raise UploadRefused("Choose an image to upload.")
-    name = upload.name or "The file"
-    cap = max_upload_bytes()
-    if upload.size > cap:
-        raise UploadRefused(f"{name} is {upload.size / MB:.1f} MB; images can be at most {cap / MB:g} MB.")
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns about images with very many pixels; decoding one could exhaust memory.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(upload) as image:
-                kind = image.format
-                if kind not in IMAGE_FORMATS:
-                    raise UploadRefused(f"{name} is a {kind} image; upload a JPEG, PNG, WebP or GIF image.")
-                width, height = image.size
-                image.verify()
-            upload.seek(0)
-            with Image.open(upload) as image:
-                if kind in ("JPEG", "MPO"):
-                    # Decoding at an eighth of the size still reads every byte, so a cut-off file fails.
-                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                image.load()
-    except UploadRefused:
-        raise
-    except Image.UnidentifiedImageError:
-        raise UploadRefused(f"{name} is not an image: upload a JPEG, PNG, WebP or GIF image.") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadRefused(f"{name} has too many pixels; make it smaller and upload it again.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
-        raise UploadRefused(f"{name} is damaged or incomplete and cannot be read as an image.") from None
-    mime_type, extension = IMAGE_FORMATS[kind]
-    upload.seek(0)
-    upload.name = f"image.{extension}"
-    return Media.objects.create(
-        workspace=workspace, file=upload, mime_type=mime_type, size=upload.size, width=width, height=height
-    )
 
 
 def _take_uploads(request, state: ComposerState, errors: dict) -> None:

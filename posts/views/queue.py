@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.cache import patch_vary_headers
@@ -407,19 +406,6 @@ def reschedule_delivery(request, code):
     return _channel_queue_response(request, channel, reschedule_failed=failed)
 
 
-def delete_post_if_unsent(post: Post) -> None:
-    """Delete a post unless one of its deliveries is out or going out (then PostInvalid)."""
-    with transaction.atomic():
-        # Lock every delivery: the dispatcher skips locked rows, so none is claimed meanwhile.
-        statuses = list(post.deliveries.select_for_update().values_list("status", flat=True))
-        busy = {Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED}
-        if busy.intersection(statuses):
-            raise composing.PostInvalid(
-                {"post": ["Part of this post is out or going out now; it can't be deleted."]}
-            )
-        post.delete()
-
-
 @workspace_view(Perm.PUBLISH)
 @require_POST
 def delete_post(request, code):
@@ -427,7 +413,7 @@ def delete_post(request, code):
     queue_url = reverse("posts:queue", kwargs={"slug": request.workspace.slug})
     back = _next_url(request, queue_url)
     try:
-        delete_post_if_unsent(post)
+        composing.delete_post_if_unsent(post)
     except composing.PostInvalid as exc:
         messages.error(request, str(exc))
         return redirect(back)
