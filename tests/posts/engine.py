@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,13 +68,17 @@ def process_env(**extra) -> dict:
 
 
 def start(*args, **env) -> subprocess.Popen:
-    return subprocess.Popen(
+    # Output goes to a file: a pipe nobody reads would block a chatty process once it fills.
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=process_env(**env),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    process.log = log
+    return process
 
 
 def start_worker(**env) -> subprocess.Popen:
@@ -88,7 +93,11 @@ def stop(process: subprocess.Popen) -> str:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    return process.stderr.read().decode() if process.stderr else ""
+    log = getattr(process, "log", None)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read().decode(errors="replace")
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
