@@ -295,7 +295,5 @@ def delete_post_if_unsent(post: Post) -> None:
         statuses = list(post.deliveries.select_for_update().values_list("status", flat=True))
         busy = {Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED}
         if busy.intersection(statuses):
-            raise PostInvalid(
-                {"post": ["Part of this post is out or going out now; it can't be deleted."]}
-            )
+            raise PostInvalid({"post": ["Part of this post is out or going out now; it can't be deleted."]})
         post.delete()
