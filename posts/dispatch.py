@@ -180,6 +180,7 @@ PERIODIC = [
     # (name, period, dotted job path): enqueued to RQ, run by a worker.
     ("refresh-metrics", timedelta(hours=1), "posts.jobs.refresh_metrics"),
     ("refresh-threads-tokens", timedelta(hours=6), "posts.jobs.refresh_threads_tokens"),
+    ("remove-unused-media", timedelta(hours=6), "posts.jobs.remove_unused_media"),
 ]
 
 

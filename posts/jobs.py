@@ -1,6 +1,6 @@
 """RQ jobs: plain functions taking ids, each handing off to a module that does the work."""
 
-from posts import dispatch, metrics, publishing
+from posts import dispatch, media, metrics, publishing
 
 
 def publish_delivery(delivery_id: int) -> str:
@@ -19,3 +19,7 @@ def refresh_threads_tokens() -> dict:
     from channels.jobs import refresh_threads_tokens as refresh
 
     return refresh()
+
+
+def remove_unused_media() -> int:
+    return media.remove_unused()

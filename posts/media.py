@@ -3,15 +3,22 @@
 One implementation for the composer and the API.
 """
 
+import logging
 import struct
 import warnings
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils.timezone import now
 from PIL import Image
 
 from posts.models import Media
 
+log = logging.getLogger(__name__)
+
 MB = 1024 * 1024
+# Uploads not attached to any post after this long are deleted (the composer attaches them on save).
+UNUSED_MEDIA_AFTER = timedelta(days=1)
 # Pillow format -> (MIME type, file extension). MPO is what many phone cameras' JPEGs identify as.
 IMAGE_FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
@@ -70,3 +77,16 @@ def store_upload(workspace, upload) -> Media:
     return Media.objects.create(
         workspace=workspace, file=upload, mime_type=mime_type, size=upload.size, width=width, height=height
     )
+
+
+def remove_unused(older_than: timedelta = UNUSED_MEDIA_AFTER) -> int:
+    """Delete uploads that never became part of a post, files included. Returns how many."""
+    removed = 0
+    for media in Media.objects.filter(part=None, created__lt=now() - older_than).iterator():
+        # Delete the row only if it is still unattached (a post may have taken it meanwhile).
+        if Media.objects.filter(pk=media.pk, part=None).delete()[0]:
+            media.file.delete(save=False)
+            removed += 1
+    if removed:
+        log.info("removed %d unused upload(s)", removed)
+    return removed
