@@ -13,7 +13,7 @@ from django.utils.timezone import now
 
 from channels.adapters.base import PartContent, PostOptions, Validation
 from channels.models import Channel
-from posts import scheduling
+from posts import notify, scheduling
 from posts.models import Comment, Delivery, Media, Post, PostPart
 from workspaces.models import Perm
 
@@ -59,8 +59,7 @@ def part_contents(draft: Draft, channel: Channel) -> list[PartContent]:
 
 
 def post_options(draft: Draft) -> PostOptions:
-    known = set(PostOptions.__dataclass_fields__)
-    return PostOptions(**{k: v for k, v in draft.options.items() if k in known})
+    return PostOptions.from_dict(draft.options)
 
 
 def validate(draft: Draft, workspace) -> tuple[dict[str, list[str]], dict[str, Validation]]:
@@ -164,7 +163,7 @@ def compose(*, workspace, membership, draft: Draft, post: Post | None = None) ->
             post.parts.all().delete()
         post.mode = draft.mode
         post.scheduled_at = draft.scheduled_at if draft.mode == Post.Mode.AT else None
-        post.options = {k: v for k, v in draft.options.items() if k in PostOptions.__dataclass_fields__}
+        post.options = PostOptions.known(draft.options)
         post.status = Post.Status.PENDING_APPROVAL if approval else Post.Status.DRAFT
         post.approved_by = None
         post.approved_at = None
@@ -179,8 +178,6 @@ def compose(*, workspace, membership, draft: Draft, post: Post | None = None) ->
         if draft.mode != Post.Mode.DRAFT and not approval:
             schedule(post)
     if approval:
-        from posts import notify
-
         notify.approval_requested(post)
     return post
 
@@ -258,6 +255,7 @@ def send_back(post: Post, membership, comment: str) -> None:
         Comment.objects.create(
             post=post, author=membership.user, kind=Comment.Kind.CHANGES_REQUESTED, text=comment.strip()
         )
+    notify.sent_back(post, membership.user, comment.strip())
 
 
 def retry(delivery: Delivery) -> None:

@@ -81,3 +81,19 @@ def approval_requested(post) -> None:
     message = f"{author} asks for approval of “{excerpt}”."
     link = reverse("posts:detail", kwargs={"slug": post.workspace.slug, "code": post.code})
     _send(post.workspace, approvers, Notification.Kind.APPROVAL_REQUESTED, message, link, post=post)
+
+
+def sent_back(post, sender, comment: str) -> None:
+    """The author hears that their post came back with a comment (unless they sent it back themselves)."""
+    author = post.author
+    if (
+        author is None
+        or author.pk == sender.pk
+        or not post.workspace.memberships.filter(user=author).exists()
+    ):
+        return
+    first = post.parts.first()
+    excerpt = (first.text if first else "")[:60]
+    message = f"{sender.get_username()} sent back your post “{excerpt}”: {comment}"[:1000]
+    link = reverse("posts:detail", kwargs={"slug": post.workspace.slug, "code": post.code})
+    _send(post.workspace, [author], Notification.Kind.CHANGES_REQUESTED, message, link, post=post)

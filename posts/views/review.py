@@ -7,9 +7,7 @@ beside the field when the form is refused. With htmx only the form's fragment is
 
 import logging
 
-from django.conf import settings
 from django.contrib import messages
-from django.core.mail import send_mail
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpResponse
@@ -140,42 +138,9 @@ def send_back_post(request, code):
             )
         messages.error(request, str(exc))
     else:
-        tell_author_sent_back(post, request.user, text.strip(), request.workspace)
         who = post.author.get_username() if post.author else "its author"
         messages.success(request, f"Sent back to {who} with your comment.")
     return _back(request, post)
-
-
-def tell_author_sent_back(post: Post, sender, comment: str, workspace) -> None:
-    """The author hears that their post came back, in the dashboard and by email."""
-    author = post.author
-    if author is None or author.pk == sender.pk:
-        return
-    if not workspace.memberships.filter(user=author).exists():
-        return
-    first = post.parts.first()
-    excerpt = (first.text if first else "")[:60]
-    message = f"{sender.get_username()} sent back your post “{excerpt}”: {comment}"[:1000]
-    Notification.objects.create(
-        workspace=workspace,
-        user=author,
-        kind=Notification.Kind.CHANGES_REQUESTED,
-        message=message,
-        post=post,
-    )
-    if not author.email:
-        return
-    link = settings.SITE_URL + reverse("posts:detail", kwargs={"slug": workspace.slug, "code": post.code})
-    try:
-        send_mail(
-            subject=f"[{workspace.name}] {Notification.Kind.CHANGES_REQUESTED.label}",
-            message=f"{message}\n\n{link}\n",
-            from_email=None,
-            recipient_list=[author.email],
-        )
-    except OSError:
-        # The dashboard notification is the record; a mail outage must not undo the send-back.
-        log.exception("could not email the author of post %s", post.pk)
 
 
 @workspace_view(Perm.COMPOSE)

@@ -201,6 +201,10 @@ def test_an_editor_sends_back_with_a_comment(cast, mastodon_channel):
     post.refresh_from_db()
     assert post.status == Post.Status.DRAFT
     assert post.comments.get().text == "Add a link to the shop."
+    from posts.models import Notification
+
+    note = Notification.objects.get(kind=Notification.Kind.CHANGES_REQUESTED)
+    assert note.user == cast.carol and "Add a link to the shop." in note.message
 
 
 def test_with_approval_required_editors_need_someone_else(cast, mastodon_channel):
