@@ -1,14 +1,10 @@
 """RQ jobs: plain functions taking ids, each handing off to a module that does the work."""
 
-from posts import dispatch, media, metrics, publishing
+from posts import media, metrics, publishing
 
 
 def publish_delivery(delivery_id: int) -> str:
     return publishing.publish(delivery_id)
-
-
-def sweep() -> dict:
-    return dispatch.sweep()
 
 
 def refresh_metrics() -> dict:

@@ -59,12 +59,7 @@ class Post(models.Model):
         return (first.text[:40] if first else "") or f"Post {self.code}"
 
     def post_options(self) -> PostOptions:
-        known = {f for f in PostOptions.__dataclass_fields__}
-        return PostOptions(**{k: v for k, v in (self.options or {}).items() if k in known})
-
-    @property
-    def is_thread(self) -> bool:
-        return self.parts.count() > 1
+        return PostOptions.from_dict(self.options)
 
     def refresh_status(self) -> str:
         """Derive the post's status from its deliveries (called after every delivery change)."""
@@ -173,9 +168,6 @@ class DeliveryQuerySet(models.QuerySet):
             in_queue=True,
             status__in=[Delivery.Status.SCHEDULED, Delivery.Status.HELD],
         ).order_by("scheduled_for", "id")
-
-    def status_counts(self) -> dict[str, int]:
-        return dict(self.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
 
     def for_workspace(self, workspace):
         return self.filter(post__workspace=workspace)

@@ -106,6 +106,15 @@ class PostOptions:
     link_attachment: str = ""  # Threads: URL for the link preview of a text post
     reply_control: str = ""  # Threads: everyone, accounts_you_follow, mentioned_only
 
+    @classmethod
+    def known(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Only the keys that are options (stored posts and API input may carry others)."""
+        return {k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PostOptions:
+        return cls(**cls.known(values))
+
 
 @dataclass
 class PartContent:
