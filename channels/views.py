@@ -99,6 +99,10 @@ def verify(request, code):
 def disconnect(request, code):
     channel = get_for_workspace(Channel, request.workspace, code=code)
     label = str(channel)
+    if channel.deliveries.filter(status__in=["queued", "publishing"]).exists():
+        messages.error(request, f"{label} is publishing right now; disconnect it again in a minute.")
+        return redirect("channels:list", slug=request.workspace.slug)
+    # Its deliveries go with it (published ones included); posts on other channels stay.
     channel.delete()
     messages.success(request, f"{label} was disconnected and its stored credentials deleted.")
     return redirect("channels:list", slug=request.workspace.slug)

@@ -48,3 +48,18 @@ def test_the_channel_list_never_shows_credentials(client, cast):
     client.force_login(cast.alice)
     page = client.get(reverse("channels:list", kwargs={"slug": "acme"})).content.decode()
     assert "@a@example.org" in page and "secret-token-123" not in page
+
+
+def test_it_does_not_disconnect_a_channel_while_it_publishes(client, cast):
+    from posts.models import Delivery, Post
+
+    channel = make(cast)
+    Delivery.objects.create(
+        post=Post.objects.create(workspace=cast.workspace), channel=channel, status=Delivery.Status.PUBLISHING
+    )
+    client.force_login(cast.alice)
+    response = client.post(
+        reverse("channels:disconnect", kwargs={"slug": "acme", "code": channel.code}), follow=True
+    )
+    assert "publishing right now" in response.content.decode()
+    assert Channel.objects.filter(pk=channel.pk).exists()
