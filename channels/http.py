@@ -7,7 +7,10 @@ servers). `fetch` adds a timeout and a size cap, and re-checks every redirect.
 
 import ipaddress
 import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -53,6 +56,33 @@ def check_url(url: str) -> str:
                 f"The address {parts.hostname} points to a private network, which is not allowed."
             )
     return url
+
+
+_local = threading.local()
+
+
+def thread_client[T](key, factory: Callable[[], T]) -> T:
+    """One HTTP client per thread and key, reused by every job the thread runs.
+
+    A client per job cost a new connection pool, a new TCP (and TLS) connection to the same
+    server and, for each request, the guard's address lookup: several milliseconds of CPU per
+    delivery, most of a worker's own work (bench/publish_burst.py). Clients are per thread, so no
+    two jobs ever share one at the same time; they must not keep cookies (see no_cookies), since
+    one client serves every account on a server.
+    """
+    clients = _local.__dict__.setdefault("clients", {})
+    client = clients.get(key)
+    if client is None:
+        client = clients[key] = factory()
+    return client
+
+
+# Accepts no cookie: a client shared by many accounts must not carry one account's cookies to another.
+NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
+
+
+def no_cookies() -> CookieJar:
+    return CookieJar(policy=NO_COOKIES)
 
 
 def normalise_base_url(url: str) -> str:

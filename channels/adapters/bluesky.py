@@ -45,6 +45,7 @@ from atproto.exceptions import (
 )
 from atproto_client.client.base import is_method_not_served
 from atproto_client.models.blob_ref import BlobRef
+from atproto_client.request import RequestBase
 from atproto_client.utils import facet_detection
 from django.conf import settings
 
@@ -68,7 +69,7 @@ from channels.adapters.base import (
 )
 from channels.adapters.images import ImageError, PreparedImage, prepare_image
 from channels.adapters.linkcard import LinkPreview, fetch_image, fetch_preview
-from channels.http import FetchError, UnsafeURL, check_url, normalise_base_url
+from channels.http import FetchError, UnsafeURL, check_url, no_cookies, normalise_base_url, thread_client
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +201,29 @@ def _redis_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
+class _ThreadRequest(Request):
+    """atproto's Request over this thread's httpx client (channels.http.thread_client).
+
+    The Request keeps its account's headers (the session's bearer token) to itself; only the
+    connection pool is shared, so a worker reuses its connection to a PDS from job to job.
+    """
+
+    def __init__(self) -> None:
+        RequestBase.__init__(self)
+        timeout = settings.NETWORK_TIMEOUT
+        self._client_kwargs = {}
+        self._client = thread_client(("bluesky", timeout), lambda: _httpx_client(timeout))
+
+    def close(self) -> None:
+        pass  # the client belongs to the thread
+
+
+def _httpx_client(timeout: float) -> httpx.Client:
+    return httpx.Client(follow_redirects=True, timeout=timeout, verify=_ssl_context(), cookies=no_cookies())
+
+
 def _new_client(base_url: str) -> Client:
-    return Client(base_url=base_url, request=Request(timeout=settings.NETWORK_TIMEOUT, verify=_ssl_context()))
+    return Client(base_url=base_url, request=_ThreadRequest())
 
 
 def _count(text: str) -> tuple[int, int]:

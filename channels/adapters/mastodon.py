@@ -77,7 +77,7 @@ from channels.adapters.base import (
     Usage,
     Validation,
 )
-from channels.http import UnsafeURL, check_url, normalise_base_url
+from channels.http import NO_COOKIES, UnsafeURL, check_url, normalise_base_url, thread_client
 
 log = logging.getLogger(__name__)
 
@@ -154,20 +154,25 @@ class _GuardedSession(requests.Session):
     """Sends nothing to a private address: every request and redirect goes through the SSRF guard.
 
     Instance addresses are user-supplied, and servers hand out further URLs themselves (nodeinfo
-    links, the OAuth token endpoint, redirects), which Mastodon.py follows. Hosts already checked
-    are remembered for the life of the session, so a worker pays for the lookup once.
+    links, the OAuth token endpoint, redirects), which Mastodon.py follows. A host found public is
+    trusted for CHECK_TTL seconds, so a worker reusing its session (channels.http.thread_client)
+    looks each server up about once a minute, not once per request. Cookies are never kept.
     """
+
+    CHECK_TTL = 60.0
 
     def __init__(self):
         super().__init__()
-        self._checked: set[str] = set()
+        self.cookies.set_policy(NO_COOKIES)
+        self._checked: dict[str, float] = {}
 
     def send(self, request, **kwargs):
         parts = urlsplit(request.url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in self._checked:
+        if self._checked.get(origin, 0.0) < time.monotonic():
             check_url(origin)  # raises UnsafeURL; Mastodon.py reports it as a MastodonNetworkError
-            self._checked.add(origin)
+            if not settings.SSRF_ALLOW_PRIVATE:  # only a real lookup is worth remembering
+                self._checked[origin] = time.monotonic() + self.CHECK_TTL
         return super().send(request, **kwargs)
 
 
@@ -191,7 +196,7 @@ def _client(
         # picks endpoints (v1 or v2 media).
         mastodon_version=version,
         version_check_mode="none",
-        session=_GuardedSession(),
+        session=thread_client("mastodon", _GuardedSession),
     )
     client.mastodon_major, client.mastodon_minor, client.mastodon_patch = _version_tuple(version)
     # Set after construction: the constructor reads a token or client id that names an existing

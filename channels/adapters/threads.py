@@ -74,6 +74,7 @@ from channels.adapters.base import (
     Usage,
     Validation,
 )
+from channels.http import NO_COOKIES, thread_client
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +232,13 @@ def _retry_after(response: requests.Response, default: float) -> float:
 # --- the HTTP client ------------------------------------------------------------------------------
 
 
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = f"{settings.SITE_NAME} (+{settings.SITE_URL})"
+    session.cookies.set_policy(NO_COOKIES)
+    return session
+
+
 class GraphClient:
     """One requests.Session against the Threads Graph API; maps failures to the adapter error kinds."""
 
@@ -240,8 +248,7 @@ class GraphClient:
     def __init__(self, base_url: str | None = None, timeout: float | None = None):
         self.base_url = (base_url or settings.THREADS_GRAPH_URL).rstrip("/")
         self.timeout = timeout or settings.NETWORK_TIMEOUT
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"{settings.SITE_NAME} (+{settings.SITE_URL})"
+        self.session = thread_client("threads", _session)
 
     def call(self, method: str, path: str, *, token: str = "", params=None, data=None) -> dict[str, Any]:
         path = path.lstrip("/")

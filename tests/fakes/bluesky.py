@@ -640,6 +640,9 @@ def _card_image() -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakePDS/1.0"
+    # Headers and body go out in separate writes: without TCP_NODELAY a kept-alive connection waits
+    # ~40 ms for the client's delayed ACK between them, which no real server does.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # keep test output quiet
         pass

@@ -677,6 +677,9 @@ def _reachable(url: str) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeThreads
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY a kept-alive connection waits
+    # ~40 ms for the client's delayed ACK between them, which no real server does.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # noqa: A002 - keep test output quiet (and token-free)
         pass
