@@ -1,6 +1,6 @@
 """CPU of one delivery, per network: posts.publishing.publish in a loop against the fakes, no latency.
 
-    .venv/bin/python bench/profile_publish.py --deliveries 200 [--profile mastodon|bluesky|threads]
+    .venv/bin/python bench/profile_publish.py --deliveries 200 [--profile mastodon|bluesky|threads] [--sql]
 
 Publishes each network's deliveries one after another in this process (no RQ, no dispatcher: those
 are measured by publish_burst.py) and prints the CPU time and SQL statements per delivery; with
@@ -35,6 +35,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=200, help="per network")
     parser.add_argument("--profile", choices=NETWORKS)
+    parser.add_argument("--sql", action="store_true", help="print the SQL of one delivery per network")
     options = parser.parse_args(argv)
     fakes = {network: Fake(network, 10) for network in NETWORKS}
     threads = fakes["threads"].info
@@ -84,6 +85,11 @@ def main(argv=None) -> dict:
                 }
                 if profiler:
                     pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+                if options.sql:
+                    one = len(statements) // len(measured)
+                    print(f"-- {network}: the {one} statements of the last delivery")
+                    for sql in statements[-one:]:
+                        print("  ", sql[:160])
     finally:
         for fake in fakes.values():
             fake.stop()

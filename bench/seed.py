@@ -8,7 +8,7 @@ posts a matter of seconds instead of the composer's per-post validation.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 BATCH = 2000
 
@@ -97,12 +97,26 @@ def burst(owner, channels: list, count: int, at: datetime, label: str = "Burst")
     return texts
 
 
-def make_due_at(delivery_ids, at: datetime) -> None:
-    """Move deliveries to one instant (set after creation, so creating them cannot make them late)."""
+def make_due_at(delivery_ids, at: datetime, spread: float = 0.0) -> dict[int, datetime]:
+    """Make deliveries due at `at`, or evenly over the `spread` seconds from `at` in the given order.
+
+    Set after creation, so creating them cannot make them late. Returns {delivery id: due time}.
+    """
     from posts.models import Delivery, Post
 
     ids = list(delivery_ids)
+    step = spread / len(ids) if ids else 0.0
+    due = {pk: at + timedelta(seconds=i * step) for i, pk in enumerate(ids)}
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        Delivery.objects.filter(pk__in=chunk).update(scheduled_for=at, next_attempt_at=at)
-        Post.objects.filter(deliveries__pk__in=chunk).update(scheduled_at=at)
+        if not spread:
+            Delivery.objects.filter(pk__in=chunk).update(scheduled_for=at, next_attempt_at=at)
+            Post.objects.filter(deliveries__pk__in=chunk).update(scheduled_at=at)
+            continue
+        deliveries = list(Delivery.objects.filter(pk__in=chunk).only("pk", "post_id"))
+        for delivery in deliveries:
+            delivery.scheduled_for = delivery.next_attempt_at = due[delivery.pk]
+        Delivery.objects.bulk_update(deliveries, ["scheduled_for", "next_attempt_at"])
+        posts = [Post(pk=d.post_id, scheduled_at=due[d.pk]) for d in deliveries]
+        Post.objects.bulk_update(posts, ["scheduled_at"])
+    return due
