@@ -37,7 +37,10 @@ BENCH_ENV = {
 
 @contextlib.contextmanager
 def environment(keep: bool = False):
-    """Set os.environ for a fresh database and Redis, set Django up on them, migrate; yield the env."""
+    """Set os.environ for a fresh database and Redis, set Django up on them, migrate; yield the env.
+
+    With keep, the database is left in place afterwards (its URL is in the env yielded).
+    """
     original = dict(os.environ)
     cleanups = []
     try:
@@ -45,11 +48,15 @@ def environment(keep: bool = False):
         given = original.get("DATABASE_URL", "")
         if given.startswith(("postgres://", "postgresql://")):
             url, drop = _postgres_database(given)
-            cleanups.append(drop)
         else:
             folder = tempfile.mkdtemp(prefix="bench-db-")
             url = f"sqlite:///{folder}/bench.sqlite3"
-            cleanups.append(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+            def drop():
+                shutil.rmtree(folder, ignore_errors=True)
+
+        if not keep:
+            cleanups.append(drop)
         os.environ["DATABASE_URL"] = url
         if original.get("REDIS_URL"):
             redis_url = original["REDIS_URL"]
@@ -79,9 +86,8 @@ def environment(keep: bool = False):
             connections.close_all()
         except Exception:  # noqa: BLE001 - Django may not be set up yet
             pass
-        if not keep:
-            for cleanup in reversed(cleanups):
-                cleanup()
+        for cleanup in reversed(cleanups):
+            cleanup()
         os.environ.clear()
         os.environ.update(original)
 
