@@ -45,9 +45,13 @@ def delivery_text(delivery: Delivery) -> list[str]:
 
 def feed_deliveries(feed: CalendarFeed):
     moment = now()
-    deliveries = Delivery.objects.filter(post__workspace=feed.workspace, status__in=LISTED).filter(
-        Q(scheduled_for__gte=moment - PAST) | Q(published_at__gte=moment - PAST),
-        scheduled_for__lte=moment + FUTURE,
+    deliveries = (
+        Delivery.objects.for_workspace(feed.workspace)
+        .filter(status__in=LISTED)
+        .filter(
+            Q(scheduled_for__gte=moment - PAST) | Q(published_at__gte=moment - PAST),
+            scheduled_for__lte=moment + FUTURE,
+        )
     )
     if feed.channel_id:
         deliveries = deliveries.filter(channel_id=feed.channel_id)

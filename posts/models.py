@@ -170,7 +170,11 @@ class DeliveryQuerySet(models.QuerySet):
         ).order_by("scheduled_for", "id")
 
     def for_workspace(self, workspace):
-        return self.filter(post__workspace=workspace)
+        # Through the channel rather than the post: both are the workspace's (posts are composed for
+        # the workspace's own channels), and a workspace has few channels, so the (channel, ...)
+        # indexes find its deliveries; through the post, PostgreSQL joins every delivery of the
+        # status asked for (the published page counted 60,000 rows to show 50).
+        return self.filter(channel__workspace=workspace)
 
     def needing_action(self):
         """What the failed page lists: rejected, unsure of the outcome, or held for a reconnect."""
@@ -281,6 +285,9 @@ class Delivery(models.Model):
             ),
             # Queue and slot computation: a channel's deliveries by time.
             models.Index(fields=["channel", "scheduled_for"], name="delivery_channel_time"),
+            # Published and failed pages, the overview's counts and the API's delivery list: a
+            # workspace's deliveries by status, found through its channels (for_workspace()).
+            models.Index(fields=["channel", "status"], name="delivery_channel_status"),
             # Calendar: deliveries in a time range.
             models.Index(fields=["scheduled_for"], name="delivery_time"),
             # Queue pages and the overview: upcoming deliveries of a workspace in time order.

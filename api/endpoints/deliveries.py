@@ -30,7 +30,7 @@ router = Router(tags=["deliveries"])
 
 
 def _deliveries(workspace):
-    return Delivery.objects.filter(post__workspace=workspace).select_related("channel", "post")
+    return Delivery.objects.for_workspace(workspace).select_related("channel", "post")
 
 
 def _load(request, code) -> Delivery:
