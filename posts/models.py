@@ -52,6 +52,8 @@ class Post(models.Model):
         indexes = [
             # Approvals page and status filters of the dashboard and API: posts of a workspace by status.
             models.Index(fields=["workspace", "status", "-created"], name="post_ws_status"),
+            # API post list: a workspace's posts, newest first (without it, a sort of all of them).
+            models.Index(fields=["workspace", "-created", "-id"], name="post_ws_created"),
         ]
 
     def __str__(self) -> str:
