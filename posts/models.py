@@ -2,7 +2,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Substr
@@ -64,7 +64,18 @@ class Post(models.Model):
         return PostOptions.from_dict(self.options)
 
     def refresh_status(self) -> str:
-        """Derive the post's status from its deliveries (called after every delivery change)."""
+        """Derive the post's status from its deliveries (called after every delivery change).
+
+        The post's row is locked before its deliveries are counted, so deliveries finishing at the
+        same moment take turns: the last to count sees every other one's outcome and writes last.
+        Call it in the transaction that changed the delivery (it joins it; alone, it makes one).
+        """
+        with transaction.atomic(savepoint=False):
+            current = Post.objects.select_for_update().filter(pk=self.pk).values_list("status", flat=True)
+            self.status = next(iter(current), self.status)
+            return self._refresh_status()
+
+    def _refresh_status(self) -> str:
         if self.status in (Post.Status.DRAFT, Post.Status.PENDING_APPROVAL):
             return self.status
         counts = dict(

@@ -78,13 +78,17 @@ def publish(delivery_id: int) -> str:
         _release(delivery, token, status=S.SCHEDULED, next_attempt_at=delivery.scheduled_for, error="")
         return "paused"
 
-    attempt = DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, outcome=DeliveryAttempt.Outcome.ERROR
+    # Written with the outcome, in the same transaction (_finish). A worker that dies mid-attempt
+    # leaves the claim behind, and the sweeper records the attempt as interrupted.
+    attempt = DeliveryAttempt(
+        delivery=delivery,
+        number=delivery.attempts,
+        started=delivery.claimed_at,
+        outcome=DeliveryAttempt.Outcome.ERROR,
     )
     try:
         outcome = _publish_parts(delivery, token, attempt)
     except LostClaim:
-        attempt.delete()
         log.warning("delivery %s: claim lost mid-publish; another process owns it now", delivery.pk)
         return "lost-claim"
     except TransientError as exc:
@@ -112,7 +116,6 @@ def publish(delivery_id: int) -> str:
         except LostClaim:
             pass
         raise
-    delivery.post.refresh_status()
     return outcome
 
 
@@ -124,9 +127,13 @@ def _publish_parts(delivery: Delivery, token, attempt: DeliveryAttempt) -> str:
     for index in range(len(published), len(parts)):
         attempt.part = index
         state = dict(delivery.part_state.get(str(index), {}))
+        # Goes out with the adapter's first checkpoint, which comes before any call that could
+        # create the post (the adapter contract): one UPDATE fewer than a checkpoint of its own.
+        first = {"started": now().isoformat()}
 
-        def checkpoint(new_state, index=index):
-            merged = {**delivery.part_state.get(str(index), {}), **new_state}
+        def checkpoint(new_state, index=index, first=first):
+            merged = {**delivery.part_state.get(str(index), {}), **first, **new_state}
+            first.clear()
             _update(delivery, token, part_state={**delivery.part_state, str(index): merged})
 
         request = PartRequest(
@@ -140,19 +147,19 @@ def _publish_parts(delivery: Delivery, token, attempt: DeliveryAttempt) -> str:
             checkpoint=checkpoint,
         )
         ref = None
-        if state.get("started"):
-            # An earlier attempt got this far: ask the network whether it went out before sending again.
+        if state:
+            # An earlier attempt checkpointed this part, so it may have reached the network: ask
+            # whether the part went out before sending it again.
             ref = adapter.find_published(request)
-        if ref is None:
-            checkpoint({"started": now().isoformat()})
             request.state = dict(delivery.part_state.get(str(index), {}))
+        if ref is None:
             ref = adapter.publish_part(request)
         published.append(ref)
         if len(published) < len(parts):
             _update(delivery, token, remote_parts=[r.as_dict() for r in published])
     first: RemoteRef = published[0]
     # The last part's reference is written with the final state, one UPDATE fewer per delivery. If
-    # the process dies before it, the "started" checkpoint makes the next attempt ask the network.
+    # the process dies before it, the adapter's checkpoint makes the next attempt ask the network.
     _finish(
         delivery,
         token,
@@ -206,11 +213,13 @@ def _finish(delivery, token, attempt, status, outcome, message, **fields) -> Non
         attempt.message = message[:1000]
         attempt.finished = now()
         attempt.save()
+        delivery.post.refresh_status()
 
 
 def _release(delivery, token, *, status, error: str, **fields) -> None:
     """Give back a claimed delivery without an attempt (channel paused or disconnected)."""
-    _update(
-        delivery, token, status=status, last_error=error, claim=None, attempts=F("attempts") - 1, **fields
-    )
-    delivery.post.refresh_status()
+    with transaction.atomic():
+        _update(
+            delivery, token, status=status, last_error=error, claim=None, attempts=F("attempts") - 1, **fields
+        )
+        delivery.post.refresh_status()

@@ -61,3 +61,27 @@ def test_the_deliveries_command_lists_and_retries(make_channel):
     call_command("deliveries", "retry", str(failed.code), stdout=StringIO())
     failed.refresh_from_db()
     assert failed.status == Delivery.Status.SCHEDULED and failed.last_error == ""
+
+
+def test_the_dispatcher_looks_at_periodic_tasks_once_a_second_not_every_tick(
+    make_channel, redis_conn, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from posts import dispatch
+
+    dispatcher = dispatch.Dispatcher(interval=0.01)
+    clock = [1000.0]
+    monkeypatch.setattr(dispatch.time, "monotonic", lambda: clock[0])
+
+    def periodic_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            dispatcher.tick()
+        return sum("posts_periodicrun" in q["sql"] for q in queries.captured_queries)
+
+    assert periodic_queries() > 0
+    clock[0] += 0.5
+    assert periodic_queries() == 0
+    clock[0] += 0.6
+    assert periodic_queries() > 0

@@ -290,6 +290,9 @@ def test_it_recovers_a_delivery_left_publishing_by_a_dead_worker(
     assert delivery.status == Delivery.Status.PUBLISHING
     assert len(fake_mastodon.statuses) == 1
 
+    assert not delivery.attempt_log.exists()  # an attempt is written when it ends
+    assert delivery.part_state["0"]["started"]  # with the adapter's checkpoint, before the network call
+
     counts = sweep(at=now() + timedelta(seconds=settings.PUBLISH_JOB_TIMEOUT + 31))
     assert counts["recovered"] == 1
     make_due(delivery)  # the sweep ran "in the future"
@@ -298,6 +301,9 @@ def test_it_recovers_a_delivery_left_publishing_by_a_dead_worker(
     assert delivery.status == Delivery.Status.PUBLISHED
     assert len(fake_mastodon.statuses) == 1
     assert delivery.remote_parts[0]["id"] == fake_mastodon.statuses[0]["id"]
+    log = list(delivery.attempt_log.values_list("number", "outcome", "started"))
+    assert [(number, outcome) for number, outcome, _ in log] == [(1, "recovered"), (2, "published")]
+    assert log[0][2] < log[1][2]
 
 
 def test_it_refreshes_metrics_of_published_posts(
@@ -314,3 +320,67 @@ def test_it_refreshes_metrics_of_published_posts(
     bluesky = post.deliveries.get(channel=bluesky_channel).metrics.get()
     assert (mastodon.likes, mastodon.reposts, mastodon.replies) == (7, 2, 1)
     assert (bluesky.likes, bluesky.reposts, bluesky.replies, bluesky.quotes) == (5, 3, 2, 1)
+
+
+@pytest.mark.parametrize("network", ["mastodon", "bluesky", "threads"])
+def test_a_one_part_delivery_costs_a_bounded_number_of_statements(
+    cast, network, mastodon_channel, bluesky_channel, threads_channel
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from posts import publishing
+
+    channel = {"mastodon": mastodon_channel, "bluesky": bluesky_channel, "threads": threads_channel}[network]
+    post = compose(cast.alice, cast.workspace, [channel], ["Counted"])
+    dispatch_due()
+    delivery = post.deliveries.get()
+    with CaptureQueriesContext(connection) as queries:
+        assert publishing.publish(delivery.pk) == "published"
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("BEGIN", "SAVEPOINT", "RELEASE SAVEPOINT", "COMMIT"))
+    ]
+    # claim, load, parts, media, checkpoints (1 Mastodon/Bluesky, 2 Threads: container, media id),
+    # finish + attempt, post status (lock, count, update); Bluesky also reads its stored session.
+    assert len(statements) <= {"mastodon": 10, "bluesky": 11, "threads": 11}[network], statements
+
+
+def test_two_deliveries_of_a_post_finishing_together_leave_it_published(
+    cast, mastodon_channel, bluesky_channel, fake_mastodon, fake_bluesky
+):
+    """The last delivery to count the post's deliveries must see every other one finished."""
+    import threading
+
+    from django.db import connection
+
+    from posts import publishing
+
+    post = compose(cast.alice, cast.workspace, [mastodon_channel, bluesky_channel], ["Together"])
+    dispatch_due()
+    first, second = post.deliveries.order_by("pk")
+
+    def publish_second():
+        try:
+            publishing.publish(second.pk)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=publish_second)
+
+    def after_counting(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if 'COUNT("posts_delivery"."id")' in sql and not other.is_alive() and other.ident is None:
+            # The second delivery finishes while the first has counted but not yet written.
+            other.start()
+            other.join(timeout=2)
+        return result
+
+    with connection.execute_wrapper(after_counting):
+        assert publishing.publish(first.pk) == "published"
+    other.join(timeout=30)
+
+    assert set(post.deliveries.values_list("status", flat=True)) == {"published"}
+    post.refresh_from_db()
+    assert post.status == Post.Status.PUBLISHED
