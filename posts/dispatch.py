@@ -7,6 +7,7 @@ conditional updates, and each periodic task is claimed through a PeriodicRun row
 
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import django_rq
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.db.models import Q
 from django.utils.timezone import now
 from rq import Queue
 from rq.exceptions import NoSuchJobError
@@ -96,7 +98,17 @@ def dispatch_due(limit: int = 500) -> int:
 STARTED_GRACE = timedelta(seconds=30)
 
 
-def _job_alive(queue_: Queue, jid: str, at: datetime) -> bool:
+# RQ worker names of a worker pool (posts.workers): "<host>.<pid>.t<slot>.<generation>".
+_POOL_THREAD = re.compile(r"^(?P<pool>.+)\.t\d+\.\d+$")
+
+
+def _pool_of(worker_name: str | None) -> str | None:
+    """The Heartbeat name of the pool that runs an RQ worker, or None for any other worker."""
+    match = _POOL_THREAD.match(worker_name or "")
+    return f"worker@{match['pool']}" if match else None
+
+
+def _job_alive(queue_: Queue, jid: str, at: datetime, beating: set[str]) -> bool:
     try:
         job = Job.fetch(jid, connection=queue_.connection)
     except NoSuchJobError:
@@ -109,6 +121,9 @@ def _job_alive(queue_: Queue, jid: str, at: datetime) -> bool:
         # intermediate list): only a job still waiting in the queue will run.
         return queue_.connection.lpos(queue_.key, jid) is not None
     if status == JobStatus.STARTED:
+        pool = _pool_of(job.worker_name)
+        if pool is not None and pool not in beating:
+            return False  # taken by a worker pool that stopped beating before it claimed the row
         return job.started_at is None or job.started_at.replace(tzinfo=UTC) > at - STARTED_GRACE
     return False
 
@@ -118,19 +133,24 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
 
     - QUEUED for a while but its job is gone from Redis (flushed, lost) or was taken by a worker that
       died before claiming the row: enqueue it again (a duplicate job finds nothing to claim).
-    - PUBLISHING long past the job timeout: its worker died. Back to SCHEDULED; the next attempt
-      asks the network whether the interrupted part went out before sending it again.
+    - PUBLISHING by a worker process whose heartbeat stopped (WORKER_LOST_AFTER), or long past the
+      job timeout: its worker died. Back to SCHEDULED; the next attempt asks the network whether
+      the interrupted part went out before sending it again.
     - HELD on a channel that is active again (reconnected): schedule it.
     """
     at = at or now()
     counts = {"requeued": 0, "recovered": 0, "released": 0}
     queue_ = queue()
+    lost_after = at - timedelta(seconds=settings.WORKER_LOST_AFTER)
+    beating = set(
+        Heartbeat.objects.filter(kind="worker", beat__gte=lost_after).values_list("name", flat=True)
+    )
     stale_queued = Delivery.objects.filter(
         status=S.QUEUED, dispatched_at__lt=at - timedelta(seconds=settings.SWEEP_QUEUED_AFTER)
     ).values_list("pk", "dispatched_at")[:1000]
     requeue = []
     for pk, dispatched_at in stale_queued:
-        if _job_alive(queue_, job_id(pk, dispatched_at), at):
+        if _job_alive(queue_, job_id(pk, dispatched_at), at, beating):
             continue
         if Delivery.objects.filter(pk=pk, status=S.QUEUED, dispatched_at=dispatched_at).update(
             dispatched_at=at
@@ -140,10 +160,12 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
     counts["requeued"] = len(requeue)
 
     cutoff = at - timedelta(seconds=settings.PUBLISH_JOB_TIMEOUT + 30)
-    stopped = Delivery.objects.filter(status=S.PUBLISHING, claimed_at__lt=cutoff).values_list(
-        "pk", "claim", "attempts", "claimed_at"
-    )
-    for pk, claim, attempts, claimed_at in stopped:
+    stopped = Delivery.objects.filter(
+        Q(claimed_at__lt=cutoff) | (~Q(claimed_by="") & Q(claimed_at__lt=lost_after)), status=S.PUBLISHING
+    ).values_list("pk", "claim", "attempts", "claimed_at", "claimed_by")
+    for pk, claim, attempts, claimed_at, claimed_by in stopped:
+        if claimed_at >= cutoff and claimed_by in beating:
+            continue  # a slow publish by a live worker
         with transaction.atomic():
             if Delivery.objects.filter(pk=pk, status=S.PUBLISHING, claim=claim).update(
                 status=S.SCHEDULED,
@@ -166,6 +188,7 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
     counts["released"] = Delivery.objects.filter(status=S.HELD, channel__status="active").update(
         status=S.SCHEDULED, next_attempt_at=at, last_error="", updated=at
     )
+    Heartbeat.objects.filter(beat__lt=at - timedelta(days=1)).delete()  # processes long gone
     if any(counts.values()):
         log.info("sweep: %s", counts)
     return counts

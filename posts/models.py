@@ -277,6 +277,8 @@ class Delivery(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim = models.UUIDField(null=True, blank=True)
+    # The worker process holding the claim (its Heartbeat name), when it beats; see posts.dispatch.sweep.
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
     created = models.DateTimeField(default=now)
     updated = models.DateTimeField(auto_now=True)
 
@@ -478,9 +480,9 @@ class MetricSnapshot(models.Model):
 
 
 class Heartbeat(models.Model):
-    """The dispatcher's pulse (one row per process), for /healthz and the dashboard."""
+    """The pulse of each dispatcher and worker process, for /healthz, the dashboard and the sweeper."""
 
-    name = models.CharField(max_length=200, unique=True)  # "dispatcher@host:pid"
+    name = models.CharField(max_length=200, unique=True)  # "dispatcher@host:pid", "worker@host.pid"
     kind = models.CharField(max_length=30)
     beat = models.DateTimeField(default=now)
 

@@ -30,6 +30,11 @@ from posts.models import Delivery, DeliveryAttempt
 log = logging.getLogger(__name__)
 S = Delivery.Status
 
+# The Heartbeat name of this process when it is a worker pool that beats (posts.workers), written on
+# each claim: the sweeper recovers a dead pool's deliveries as soon as its beats stop. Other workers
+# (manage.py rqworker) leave it empty, and their deliveries are recovered after the job timeout.
+worker_name = ""
+
 
 def backoff(attempt: int) -> float:
     """Seconds before retry number `attempt` (1-based): 30 s, 2 min, 8 min, ... capped at 1 h, with jitter."""
@@ -46,7 +51,14 @@ def claim(delivery_id: int) -> tuple[Delivery, uuid.UUID] | None:
     at = now()
     claimed = Delivery.objects.filter(
         pk=delivery_id, status__in=[S.QUEUED, S.SCHEDULED], next_attempt_at__lte=at + timedelta(seconds=5)
-    ).update(status=S.PUBLISHING, claim=token, claimed_at=at, attempts=F("attempts") + 1, updated=at)
+    ).update(
+        status=S.PUBLISHING,
+        claim=token,
+        claimed_at=at,
+        claimed_by=worker_name,
+        attempts=F("attempts") + 1,
+        updated=at,
+    )
     if not claimed:
         return None
     delivery = Delivery.objects.select_related("post", "channel", "channel__workspace").get(pk=delivery_id)

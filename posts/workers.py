@@ -16,6 +16,10 @@ one failed job, not a dead thread. The process's main thread owns the signals: t
 SIGINT lets every running job finish and stops taking new ones; a second one exits at once (the
 dispatcher's sweep recovers whatever was left publishing). A thread whose worker loop ends on an
 error (Redis away too long) is replaced.
+
+The process beats in the Heartbeat table (several times per WORKER_LOST_AFTER) and signs each claim
+with that name, so when it dies (kill -9, out of memory, a lost machine) the sweeper recovers its
+deliveries within WORKER_LOST_AFTER seconds instead of waiting out the job timeout.
 """
 
 import ctypes
@@ -26,6 +30,7 @@ import socket
 import threading
 import time
 
+from django.conf import settings
 from django.db import close_old_connections
 from django_rq.workers import get_worker
 from rq import SimpleWorker, worker_registration
@@ -129,6 +134,7 @@ class WorkerPool:
         self.generation = 0
         self.stopping = False
         self.scheduler: _ThreadScheduler | None = None
+        self.heartbeat_name = f"worker@{self.prefix}"
 
     def _worker(self, slot: int) -> ThreadWorker:
         self.generation += 1
@@ -166,6 +172,12 @@ class WorkerPool:
         signal.signal(signal.SIGINT, self.stop)
         limit_malloc_arenas()
         close_old_connections()
+        from posts import publishing
+
+        publishing.worker_name = self.heartbeat_name
+        beat_every = max(0.5, settings.WORKER_LOST_AFTER / 6)
+        self._beat()  # before the first claim: the sweeper must never see a claim by a silent process
+        last_beat = time.monotonic()
         for slot in range(self.threads):
             self._start(slot)
         if self.with_scheduler:
@@ -178,6 +190,9 @@ class WorkerPool:
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 self.stop()
                 break
+            if time.monotonic() - last_beat >= beat_every:
+                self._beat()
+                last_beat = time.monotonic()
             if time.monotonic() - last_check < 5:
                 continue
             last_check = time.monotonic()
@@ -194,7 +209,21 @@ class WorkerPool:
         for thread in self.running:
             if thread is not None:
                 thread.join()
+        self._beat(stopped=True)
         log.info("worker pool %s stopped", self.prefix)
+
+    def _beat(self, stopped: bool = False) -> None:
+        from posts.dispatch import beat
+        from posts.models import Heartbeat
+
+        try:
+            if stopped:  # every job has finished: nothing of ours is left to recover
+                Heartbeat.objects.filter(name=self.heartbeat_name).delete()
+            else:
+                beat(self.heartbeat_name, kind="worker")
+        except Exception as exc:  # database away: the sweeper may recover our work; claims keep it safe
+            log.warning("worker pool %s could not beat: %s", self.prefix, exc.__class__.__name__)
+            close_old_connections()
 
     def _schedule(self) -> None:
         while not self.stopping:

@@ -220,6 +220,9 @@ PUBLISH_RETRY_BASE = env_float("PUBLISH_RETRY_BASE", 30.0, minimum=0.0)
 DISPATCH_INTERVAL = env_float("DISPATCH_INTERVAL", 0.25, minimum=0.01)
 PUBLISH_JOB_TIMEOUT = env_int("PUBLISH_JOB_TIMEOUT", 300, minimum=10)
 SWEEP_QUEUED_AFTER = env_int("SWEEP_QUEUED_AFTER", 60, minimum=1)
+# A worker process (manage.py run_workers) that has not beaten for this many seconds is gone: the
+# sweeper recovers what it was publishing without waiting for the job timeout.
+WORKER_LOST_AFTER = env_int("WORKER_LOST_AFTER", 30, minimum=2)
 # Metrics are refreshed hourly for posts published in the last this many days.
 METRICS_DAYS = env_int("METRICS_DAYS", 7, minimum=1)
 NETWORK_TIMEOUT = env_float("NETWORK_TIMEOUT", 30.0, minimum=1.0)

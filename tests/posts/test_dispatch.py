@@ -85,3 +85,56 @@ def test_the_dispatcher_looks_at_periodic_tasks_once_a_second_not_every_tick(
     assert periodic_queries() == 0
     clock[0] += 0.6
     assert periodic_queries() > 0
+
+
+def test_the_sweeper_recovers_deliveries_of_a_worker_whose_heartbeat_stopped(make_channel, settings):
+    from posts.dispatch import sweep
+    from posts.models import Heartbeat
+
+    settings.WORKER_LOST_AFTER = 30
+    channel = make_channel()
+    at = now()
+    claimed = at - timedelta(seconds=45)
+
+    def publishing(claimed_by):
+        delivery = scheduled(channel, claimed, status=Delivery.Status.PUBLISHING)
+        Delivery.objects.filter(pk=delivery.pk).update(
+            claim="0" * 32, claimed_at=claimed, claimed_by=claimed_by, attempts=1
+        )
+        return delivery
+
+    dead = publishing("worker@gone.1")
+    alive = publishing("worker@here.2")
+    unsigned = publishing("")  # a plain rqworker: only the job timeout tells
+    Heartbeat.objects.create(name="worker@gone.1", kind="worker", beat=at - timedelta(seconds=31))
+    Heartbeat.objects.create(name="worker@here.2", kind="worker", beat=at - timedelta(seconds=3))
+
+    assert sweep(at=at)["recovered"] == 1
+    statuses = dict(Delivery.objects.values_list("pk", "status"))
+    assert statuses == {dead.pk: "scheduled", alive.pk: "publishing", unsigned.pk: "publishing"}
+    assert list(dead.attempt_log.values_list("outcome", flat=True)) == ["recovered"]
+
+    later = at + timedelta(seconds=settings.PUBLISH_JOB_TIMEOUT + 30)
+    Heartbeat.objects.filter(name="worker@here.2").update(beat=later)
+    assert sweep(at=later)["recovered"] == 2  # past the job timeout, a beating worker is stuck: recover
+
+
+def test_the_sweeper_forgets_heartbeats_of_processes_gone_for_a_day(db):
+    from posts.dispatch import sweep
+    from posts.models import Heartbeat
+
+    Heartbeat.objects.create(name="worker@old.1", kind="worker", beat=now() - timedelta(days=2))
+    Heartbeat.objects.create(name="dispatcher@new:2", kind="dispatcher", beat=now())
+    sweep()
+    assert list(Heartbeat.objects.values_list("name", flat=True)) == ["dispatcher@new:2"]
+
+
+def test_rq_workers_of_a_pool_are_traced_to_the_pool_heartbeat():
+    from posts.dispatch import _pool_of
+    from posts.workers import WorkerPool
+
+    pool = WorkerPool(threads=1)
+    assert _pool_of(pool._worker(0).name) == pool.heartbeat_name
+    assert _pool_of("web-1.example.com.4242.t3.7") == "worker@web-1.example.com.4242"
+    assert _pool_of("5f1c0c2a8e9b4d6f") is None  # RQ's own worker names
+    assert _pool_of(None) is None

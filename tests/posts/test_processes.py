@@ -82,6 +82,40 @@ def test_a_killed_worker_leaves_exactly_one_post_after_the_sweep(
     assert delivery.remote_parts[0]["id"] == fake_mastodon.statuses[0]["id"]
 
 
+def test_a_killed_worker_pool_is_recovered_as_soon_as_its_heartbeat_stops(
+    cast, mastodon_channel, fake_mastodon, settings
+):
+    settings.WORKER_LOST_AFTER = 2
+    post = compose(cast.alice, cast.workspace, [mastodon_channel], ["Pool killed mid-publish"])
+    delivery = post.deliveries.get()
+    fake_mastodon.lose_next_response(path="/api/v1/statuses", mode="hang", hang_seconds=8)
+    from posts.dispatch import dispatch_due
+
+    dispatch_due()
+    pool = start("run_workers", "default", "--threads", "2", WORKER_LOST_AFTER=2)
+    try:
+        wait_for(lambda: len(fake_mastodon.statuses) == 1, timeout=30)
+        delivery.refresh_from_db()
+        assert delivery.claimed_by.startswith("worker@")
+        wait_for(lambda: (now() - delivery.claimed_at).total_seconds() > 2.5, timeout=5)
+        assert sweep()["recovered"] == 0  # still beating: a slow answer, not a dead worker
+        os.kill(pool.pid, signal.SIGKILL)
+        pool.wait(10)
+    finally:
+        stop(pool)
+    killed_at = now()
+    recovered = wait_for(lambda: sweep()["recovered"], timeout=10, interval=0.2)
+    recovery_s = (now() - killed_at).total_seconds()
+    assert recovered == 1
+    assert recovery_s < 3.5  # WORKER_LOST_AFTER (2 s) after the last beat, not the job timeout (300 s)
+    make_due(delivery)
+    dispatch_and_work()
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PUBLISHED
+    assert len(fake_mastodon.statuses) == 1
+    assert delivery.remote_parts[0]["id"] == fake_mastodon.statuses[0]["id"]
+
+
 def test_two_dispatchers_and_two_workers_publish_200_deliveries_once_each(
     cast, mastodon_channel, bluesky_channel, fake_mastodon, fake_bluesky
 ):
