@@ -36,6 +36,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--deliveries", type=int, default=200, help="per network")
     parser.add_argument("--profile", choices=NETWORKS)
     parser.add_argument("--sql", action="store_true", help="print the SQL of one delivery per network")
+    parser.add_argument(
+        "--rq",
+        action="store_true",
+        help="run the jobs through one of run_workers' RQ workers in this process, not publish() directly",
+    )
     options = parser.parse_args(argv)
     fakes = {network: Fake(network, 10) for network in NETWORKS}
     threads = fakes["threads"].info
@@ -50,11 +55,14 @@ def main(argv=None) -> dict:
     result = {}
     try:
         with harness.environment():
+            import django_rq
             from django.db import connection
             from django.utils.timezone import now
+            from django_rq.workers import get_worker
 
             from posts import publishing
             from posts.dispatch import dispatch_due
+            from posts.workers import ThreadWorker
 
             owner = seed.make_owner()
             workspace = seed.make_workspaces(owner, 1)[0]
@@ -65,17 +73,26 @@ def main(argv=None) -> dict:
                 ]
                 ids = list(seed.burst(owner, channels, options.deliveries, now(), label=network).values())
                 dispatch_due(limit=100_000)
-                for pk in ids[:5]:  # imports and first connections
-                    publishing.publish(pk)
-                measured = ids[5:]
+                if options.rq:
+                    worker = get_worker("default", worker_class=ThreadWorker, name=f"profile-{network}")
+                    queue = django_rq.get_queue("default")
+                    measured = ids
+                else:
+                    for pk in ids[:5]:  # imports and first connections
+                        publishing.publish(pk)
+                    measured = ids[5:]
                 statements = []
                 profiler = cProfile.Profile() if options.profile == network else None
                 with connection.execute_wrapper(counting(statements)):
                     started = time.process_time()
                     if profiler:
                         profiler.enable()
-                    for pk in measured:
-                        publishing.publish(pk)
+                    if options.rq:
+                        worker.work(burst=True, logging_level="WARNING", with_scheduler=False)
+                        assert not queue.count, "jobs left in the queue"
+                    else:
+                        for pk in measured:
+                            publishing.publish(pk)
                     if profiler:
                         profiler.disable()
                     cpu = time.process_time() - started
@@ -97,7 +114,8 @@ def main(argv=None) -> dict:
         (network, f"{r['cpu_ms_per_delivery']:.1f} ms CPU, {r['sql_per_delivery']} SQL statements")
         for network, r in result.items()
     ]
-    print(harness.table(rows, "CPU per delivery in posts.publishing.publish (no RQ, no latency)"))
+    title = "through an RQ worker" if options.rq else "in posts.publishing.publish (no RQ)"
+    print(harness.table(rows, f"CPU per delivery {title}, no latency"))
     harness.emit(result)
     return result
 
