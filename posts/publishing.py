@@ -8,10 +8,11 @@ loser's update matches no row and it stops.
 import logging
 import random
 import uuid
+from collections import deque
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils.timezone import now
 
@@ -46,8 +47,8 @@ class LostClaim(Exception):
     """Another worker or the sweeper took this delivery over; stop without touching it."""
 
 
-def claim(delivery_id: int) -> tuple[Delivery, uuid.UUID] | None:
-    token = uuid.uuid4()
+def claim(delivery_id: int, token: uuid.UUID | None = None) -> tuple[Delivery, uuid.UUID] | None:
+    token = token or uuid.uuid4()
     at = now()
     claimed = Delivery.objects.filter(
         pk=delivery_id, status__in=[S.QUEUED, S.SCHEDULED], next_attempt_at__lte=at + timedelta(seconds=5)
@@ -74,9 +75,57 @@ def _update(delivery: Delivery, token, **fields) -> None:
         setattr(delivery, name, value)
 
 
+# Claims this process took but could not settle because the database failed under it (a restart, a
+# failover): given back by give_back_unsettled() as soon as the database answers again, instead of
+# staying "publishing" until the sweeper's job timeout. Appended by worker threads, drained by the
+# worker pool's main thread.
+_unsettled: deque[tuple[int, uuid.UUID]] = deque()
+
+
 def publish(delivery_id: int) -> str:
     """Publish a delivery handed out by the dispatcher. Returns what happened, for logs and tests."""
-    claimed = claim(delivery_id)
+    token = uuid.uuid4()
+    try:
+        return _publish(delivery_id, token)
+    except DatabaseError:
+        # Whatever was checkpointed is in the database; the next attempt asks the network first.
+        _unsettled.append((delivery_id, token))
+        raise
+
+
+def give_back_unsettled() -> int:
+    """Return the claims publish() could not settle to the schedule; stop at the first database error."""
+    given = 0
+    while _unsettled:
+        delivery_id, token = _unsettled[0]
+        at = now()
+        with transaction.atomic():
+            # Matches nothing if the claim was never taken or was settled after all.
+            if Delivery.objects.filter(pk=delivery_id, claim=token, status=S.PUBLISHING).update(
+                status=S.SCHEDULED,
+                claim=None,
+                next_attempt_at=at,
+                updated=at,
+                last_error="The database was unreachable while publishing; checking the network before "
+                "trying again.",
+            ):
+                delivery = Delivery.objects.select_related("post").get(pk=delivery_id)
+                DeliveryAttempt.objects.create(
+                    delivery=delivery,
+                    number=delivery.attempts,
+                    started=delivery.claimed_at or at,
+                    finished=at,
+                    outcome=DeliveryAttempt.Outcome.RECOVERED,
+                    message="The database was unreachable during this attempt.",
+                )
+                delivery.post.refresh_status()
+                given += 1
+        _unsettled.popleft()
+    return given
+
+
+def _publish(delivery_id: int, token: uuid.UUID) -> str:
+    claimed = claim(delivery_id, token)
     if claimed is None:
         return "not-claimed"
     delivery, token = claimed
@@ -118,6 +167,8 @@ def publish(delivery_id: int) -> str:
         _finish(delivery, token, attempt, S.NEEDS_ATTENTION, DeliveryAttempt.Outcome.UNKNOWN, exc.message)
         notify.delivery_failed(delivery)
         outcome = "needs-attention"
+    except DatabaseError:
+        raise  # not the delivery's fault: publish() gives the claim back once the database is back
     except Exception:
         # A bug. The post may or may not be out, so don't guess: stop and show it, and let the error
         # reach the logs and RQ's failed-job registry.

@@ -19,7 +19,9 @@ error (Redis away too long) is replaced.
 
 The process beats in the Heartbeat table (several times per WORKER_LOST_AFTER) and signs each claim
 with that name, so when it dies (kill -9, out of memory, a lost machine) the sweeper recovers its
-deliveries within WORKER_LOST_AFTER seconds instead of waiting out the job timeout.
+deliveries within WORKER_LOST_AFTER seconds instead of waiting out the job timeout. Deliveries a
+thread could not settle because the database failed under it are given back by the main thread as
+soon as the database answers again (posts.publishing.give_back_unsettled).
 """
 
 import ctypes
@@ -193,6 +195,7 @@ class WorkerPool:
             if time.monotonic() - last_beat >= beat_every:
                 self._beat()
                 last_beat = time.monotonic()
+            self._give_back_unsettled()
             if time.monotonic() - last_check < 5:
                 continue
             last_check = time.monotonic()
@@ -211,6 +214,19 @@ class WorkerPool:
                 thread.join()
         self._beat(stopped=True)
         log.info("worker pool %s stopped", self.prefix)
+
+    def _give_back_unsettled(self) -> None:
+        from posts import publishing
+
+        if not publishing._unsettled:
+            return
+        try:
+            given = publishing.give_back_unsettled()
+        except Exception as exc:  # the database is still away: try again in half a second
+            log.debug("could not give back unsettled claims yet: %s", exc.__class__.__name__)
+            close_old_connections()
+            return
+        log.warning("gave back %d deliveries left unsettled by a database error", given)
 
     def _beat(self, stopped: bool = False) -> None:
         from posts.dispatch import beat

@@ -384,3 +384,42 @@ def test_two_deliveries_of_a_post_finishing_together_leave_it_published(
     assert set(post.deliveries.values_list("status", flat=True)) == {"published"}
     post.refresh_from_db()
     assert post.status == Post.Status.PUBLISHED
+
+
+@pytest.mark.parametrize("fails", ["before the network call", "after the network call"])
+def test_a_delivery_caught_by_a_database_failure_is_given_back_and_posted_once(
+    cast, mastodon_channel, fake_mastodon, fails, monkeypatch
+):
+    from django.db import OperationalError
+
+    from posts import publishing
+
+    post = compose(cast.alice, cast.workspace, [mastodon_channel], ["Through a restart"])
+    dispatch_due()
+    delivery = post.deliveries.get()
+    original = publishing._update
+
+    def failing(d, token, **fields):
+        if ("remote_parts" in fields) == (fails == "after the network call"):
+            raise OperationalError("server closed the connection unexpectedly")
+        return original(d, token, **fields)
+
+    monkeypatch.setattr(publishing, "_update", failing)
+    with pytest.raises(OperationalError):
+        publishing.publish(delivery.pk)
+    monkeypatch.setattr(publishing, "_update", original)
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PUBLISHING  # not "needs attention": not the post's fault
+    assert len(fake_mastodon.statuses) == (1 if fails == "after the network call" else 0)
+
+    assert publishing.give_back_unsettled() == 1
+    assert publishing.give_back_unsettled() == 0
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SCHEDULED
+    assert list(delivery.attempt_log.values_list("outcome", flat=True)) == ["recovered"]
+    dispatch_and_work()
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PUBLISHED
+    assert [s["text"] for s in fake_mastodon.statuses] == ["Through a restart"]
+    post.refresh_from_db()
+    assert post.status == Post.Status.PUBLISHED
