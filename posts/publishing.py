@@ -62,7 +62,7 @@ def claim(delivery_id: int, token: uuid.UUID | None = None) -> tuple[Delivery, u
     )
     if not claimed:
         return None
-    delivery = Delivery.objects.select_related("post", "channel", "channel__workspace").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("post", "channel").get(pk=delivery_id)
     return delivery, token
 
 
