@@ -12,7 +12,7 @@ from collections import deque
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils.timezone import now
 
@@ -80,6 +80,9 @@ def _update(delivery: Delivery, token, **fields) -> None:
 # staying "publishing" until the sweeper's job timeout. Appended by worker threads, drained by the
 # worker pool's main thread.
 _unsettled: deque[tuple[int, uuid.UUID]] = deque()
+# Lost connections, restarts, locks and timeouts. Other database errors (bad data, a constraint) are
+# bugs, and stop the delivery in "needs attention" like any other.
+DATABASE_AWAY = (OperationalError, InterfaceError)
 
 
 def publish(delivery_id: int) -> str:
@@ -87,7 +90,7 @@ def publish(delivery_id: int) -> str:
     token = uuid.uuid4()
     try:
         return _publish(delivery_id, token)
-    except DatabaseError:
+    except DATABASE_AWAY:
         # Whatever was checkpointed is in the database; the next attempt asks the network first.
         _unsettled.append((delivery_id, token))
         raise
@@ -99,16 +102,22 @@ def give_back_unsettled() -> int:
     while _unsettled:
         delivery_id, token = _unsettled[0]
         at = now()
-        with transaction.atomic():
-            # Matches nothing if the claim was never taken or was settled after all.
-            if Delivery.objects.filter(pk=delivery_id, claim=token, status=S.PUBLISHING).update(
-                status=S.SCHEDULED,
-                claim=None,
-                next_attempt_at=at,
-                updated=at,
-                last_error="The database was unreachable while publishing; checking the network before "
+        held = Delivery.objects.filter(pk=delivery_id, claim=token, status=S.PUBLISHING)
+        # Nothing matches if the claim was never taken or was settled after all.
+        attempts = held.values_list("attempts", flat=True).first()
+        if attempts is not None and attempts >= settings.PUBLISH_MAX_ATTEMPTS:
+            # The same database error on every attempt is no outage: stop and show it.
+            fields = {"status": S.NEEDS_ATTENTION, "last_error": "A database error stopped every attempt."}
+        else:
+            fields = {
+                "status": S.SCHEDULED,
+                "next_attempt_at": at,
+                "last_error": "The database was unreachable while publishing; checking the network before "
                 "trying again.",
-            ):
+            }
+        delivery = None
+        with transaction.atomic():
+            if attempts is not None and held.update(claim=None, updated=at, **fields):
                 delivery = Delivery.objects.select_related("post").get(pk=delivery_id)
                 DeliveryAttempt.objects.create(
                     delivery=delivery,
@@ -121,6 +130,8 @@ def give_back_unsettled() -> int:
                 delivery.post.refresh_status()
                 given += 1
         _unsettled.popleft()
+        if delivery is not None and delivery.status == S.NEEDS_ATTENTION:
+            notify.delivery_failed(delivery)
     return given
 
 
@@ -167,7 +178,7 @@ def _publish(delivery_id: int, token: uuid.UUID) -> str:
         _finish(delivery, token, attempt, S.NEEDS_ATTENTION, DeliveryAttempt.Outcome.UNKNOWN, exc.message)
         notify.delivery_failed(delivery)
         outcome = "needs-attention"
-    except DatabaseError:
+    except DATABASE_AWAY:
         raise  # not the delivery's fault: publish() gives the claim back once the database is back
     except Exception:
         # A bug. The post may or may not be out, so don't guess: stop and show it, and let the error
@@ -192,11 +203,11 @@ def _publish_parts(delivery: Delivery, token, attempt: DeliveryAttempt) -> str:
         state = dict(delivery.part_state.get(str(index), {}))
         # Goes out with the adapter's first checkpoint, which comes before any call that could
         # create the post (the adapter contract): one UPDATE fewer than a checkpoint of its own.
-        first = {"started": now().isoformat()}
+        started = {"started": now().isoformat()}
 
-        def checkpoint(new_state, index=index, first=first):
-            merged = {**delivery.part_state.get(str(index), {}), **first, **new_state}
-            first.clear()
+        def checkpoint(new_state, index=index, started=started):
+            merged = {**delivery.part_state.get(str(index), {}), **started, **new_state}
+            started.clear()
             _update(delivery, token, part_state={**delivery.part_state, str(index): merged})
 
         request = PartRequest(

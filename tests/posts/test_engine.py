@@ -423,3 +423,30 @@ def test_a_delivery_caught_by_a_database_failure_is_given_back_and_posted_once(
     assert [s["text"] for s in fake_mastodon.statuses] == ["Through a restart"]
     post.refresh_from_db()
     assert post.status == Post.Status.PUBLISHED
+
+
+def test_a_database_error_on_every_attempt_stops_in_needs_attention(
+    cast, mastodon_channel, fake_mastodon, monkeypatch, settings
+):
+    from django.db import OperationalError
+
+    from posts import publishing
+
+    settings.PUBLISH_MAX_ATTEMPTS = 2
+    post = compose(cast.alice, cast.workspace, [mastodon_channel], ["Never settles"])
+    delivery = post.deliveries.get()
+
+    def failing(d, token, **fields):
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(publishing, "_update", failing)
+    for _ in range(2):
+        make_due(delivery)
+        dispatch_due()
+        with pytest.raises(OperationalError):
+            publishing.publish(delivery.pk)
+        publishing.give_back_unsettled()
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.NEEDS_ATTENTION
+    assert delivery.last_error == "A database error stopped every attempt."
+    assert fake_mastodon.statuses == []  # it failed before the network call, every time
