@@ -5,6 +5,9 @@ from posts.workers import WorkerPool
 
 class Command(BaseCommand):
     help = "Run RQ workers on a pool of threads in this process (publishing waits on the network)."
+    # The checks import every URL and view (the API's schemas among them), ~6 MB a worker never uses;
+    # `manage.py check` and the web process run them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("queues", nargs="*", default=["default"], help="Queues to work on.")
