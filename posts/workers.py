@@ -39,6 +39,8 @@ from rq import SimpleWorker, worker_registration
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
+from channels.adapters import ADAPTERS, adapter_class
+
 log = logging.getLogger(__name__)
 
 # How often an idle worker thread looks up from its blocking dequeue to see whether it should stop.
@@ -177,6 +179,11 @@ class WorkerPool:
         from posts import publishing
 
         publishing.worker_name = self.heartbeat_name
+        # Import the adapters here, before the threads: the first job of each network then does not wait
+        # a second for atproto and friends, and what they allocate stays in the main thread's memory
+        # arena instead of being spread over the workers' arenas among short-lived job data.
+        for network in ADAPTERS:
+            adapter_class(network)
         beat_every = max(0.5, settings.WORKER_LOST_AFTER / 6)
         self._beat()  # before the first claim: the sweeper must never see a claim by a silent process
         last_beat = time.monotonic()
