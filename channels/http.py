@@ -65,10 +65,10 @@ def thread_client[T](key, factory: Callable[[], T]) -> T:
     """One HTTP client per thread and key, reused by every job the thread runs.
 
     A client per job cost a new connection pool, a new TCP (and TLS) connection to the same
-    server and, for each request, the guard's address lookup: several milliseconds of CPU per
-    delivery, most of a worker's own work (bench/publish_burst.py). Clients are per thread, so no
-    two jobs ever share one at the same time; they must not keep cookies (see no_cookies), since
-    one client serves every account on a server.
+    server and, for Mastodon, the guard's address lookup: setting up the pools alone was a seventh
+    of a worker's CPU (bench/README.md). Clients are per thread, so no two jobs ever share one at
+    the same time; they must not keep cookies (see NO_COOKIES), since one client serves every
+    account on a server.
     """
     clients = _local.__dict__.setdefault("clients", {})
     client = clients.get(key)
