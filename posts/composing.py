@@ -68,6 +68,11 @@ def validate(draft: Draft, workspace) -> tuple[dict[str, list[str]], dict[str, V
     results: dict[str, Validation] = {}
     if not draft.channels:
         errors.setdefault("channels", []).append("Choose at least one channel.")
+    for channel in draft.channels:
+        # Callers only offer the workspace's own channels; the lists of deliveries rely on it
+        # (Delivery.objects.for_workspace goes through the channel), so it is checked here too.
+        if channel.workspace_id != workspace.pk:
+            errors.setdefault("channels", []).append(f"{channel} is not a channel of this workspace.")
     if not draft.parts or all(not t.strip() for t in draft.parts) and not any(draft.media.values()):
         errors.setdefault("text", []).append("Write something to post.")
     if workspace.require_alt_text:

@@ -59,6 +59,17 @@ def refused(**kwargs):
     return info.value.errors
 
 
+def test_it_refuses_a_channel_of_another_workspace(cast, mastodon_channel):
+    stranger = Channel.objects.create(
+        workspace=cast.other, network="mastodon", remote_id="9", handle="@c@example.org"
+    )
+    errors = refused(
+        user=cast.alice, workspace=cast.workspace, channels=[mastodon_channel, stranger], parts=["x"]
+    )
+    assert errors["channels"] == [f"{stranger} is not a channel of this workspace."]
+    assert not Post.objects.exists()
+
+
 def test_it_refuses_a_time_in_the_past(cast, mastodon_channel):
     errors = refused(
         user=cast.alice,
