@@ -1,12 +1,12 @@
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from channels.adapters.base import AdapterError, AuthorizationLost
 from channels.models import Channel, Network
-from workspaces.access import get_for_workspace, workspace_view
+from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.forms import timezone_choices
 from workspaces.models import Perm
 
@@ -65,10 +65,7 @@ def resume(request, code):
 
 def _back(request):
     """Back to the page the button was on (a queue page), or the channel list."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect("channels:list", slug=request.workspace.slug)
+    return redirect(safe_next(request, reverse("channels:list", kwargs={"slug": request.workspace.slug})))
 
 
 @workspace_view(Perm.MANAGE_CHANNELS)

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from workspaces.models import Membership, Perm, Workspace
 
@@ -64,3 +65,13 @@ def get_for_workspace(queryset_or_model, workspace: Workspace, **lookup):
     else:
         scoped = queryset.filter(channel__workspace=workspace)
     return get_object_or_404(scoped, **lookup)
+
+
+def safe_next(request, fallback: str) -> str:
+    """The page a form asked to return to (`next`, posted or in the query), if it is on this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback

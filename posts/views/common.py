@@ -13,13 +13,12 @@ from django.db.models import Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
 from posts import composing
 from posts.models import Comment, Delivery, Media, Post, latest_metrics
-from workspaces.access import get_for_workspace, workspace_view
+from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.models import Perm
 
 PUBLIC_MEDIA_MAX_AGE = 2 * 24 * 3600
@@ -148,15 +147,6 @@ def render_detail(request, post: Post, status: int = 200, **extra):
 def detail(request, code):
     post = post_for_detail(request.workspace, code)
     return render_detail(request, post)
-
-
-def safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 @workspace_view(Perm.PUBLISH)

@@ -17,14 +17,13 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
 from channels.models import Channel
 from posts import composing, scheduling
 from posts.models import Delivery, Post, PostingSlot
-from workspaces.access import get_for_workspace, workspace_view
+from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.forms import timezone_choices
 from workspaces.models import Perm
 
@@ -313,15 +312,6 @@ def delivery_live_status(request, code):
     return render(request, "posts/queue.html#live-status", {"d": delivery})
 
 
-def _next_url(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 def load_delivery(request, code) -> Delivery:
     delivery = get_for_workspace(
         Delivery.objects.select_related("post", "channel"), request.workspace, code=code
@@ -350,7 +340,7 @@ def move_delivery(request, code):
     else:
         scheduling.move_in_queue(delivery, position)
         messages.success(request, "Queue reordered: the posts take the queue's times in their new order.")
-    return redirect(_next_url(request, _queue_url(request, delivery.channel)))
+    return redirect(safe_next(request, _queue_url(request, delivery.channel)))
 
 
 class WallTimeField(forms.Field):
@@ -392,7 +382,7 @@ def reschedule_delivery(request, code):
         except scheduling.CannotMove as exc:
             if not exc.past:
                 messages.error(request, exc.message)
-                return redirect(_next_url(request, _queue_url(request, channel)))
+                return redirect(safe_next(request, _queue_url(request, channel)))
             error = exc.message
         else:
             messages.success(
@@ -400,7 +390,7 @@ def reschedule_delivery(request, code):
                 f"Rescheduled on {channel} for "
                 f"{when.astimezone(channel.tz):%a %-d %b %Y, %H:%M} ({channel.timezone_name}).",
             )
-            return redirect(_next_url(request, _queue_url(request, channel)))
+            return redirect(safe_next(request, _queue_url(request, channel)))
     # The error goes beside the field of this row, with what was typed kept.
     failed = {"code": delivery.code, "value": request.POST.get("at", ""), "error": error}
     return _channel_queue_response(request, channel, reschedule_failed=failed)
@@ -411,7 +401,7 @@ def reschedule_delivery(request, code):
 def delete_post(request, code):
     post = get_for_workspace(Post, request.workspace, code=code)
     queue_url = reverse("posts:queue", kwargs={"slug": request.workspace.slug})
-    back = _next_url(request, queue_url)
+    back = safe_next(request, queue_url)
     try:
         composing.delete_post_if_unsent(post)
     except composing.PostInvalid as exc:
@@ -432,7 +422,7 @@ def unschedule_post(request, code):
         messages.error(request, str(exc))
     else:
         messages.success(request, "Unscheduled: the post is a draft again, on every channel.")
-    return redirect(_next_url(request, reverse("posts:queue", kwargs={"slug": request.workspace.slug})))
+    return redirect(safe_next(request, reverse("posts:queue", kwargs={"slug": request.workspace.slug})))
 
 
 # The posting-schedule editor.
