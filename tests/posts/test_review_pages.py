@@ -527,3 +527,15 @@ def test_it_renders_with_a_constant_number_of_queries(client, cast, make_channel
     many = queries_for(client, url(name))
     assert few == many, (few, many)
     assert Post.objects.count() == 200
+
+
+@pytest.mark.parametrize("name", ["published", "failed"])
+def test_the_channel_filter_reloads_its_own_list_and_keeps_the_choice(client, cast, make_channel, name):
+    one, two = make_channel(), make_channel(network="bluesky")
+    client.force_login(cast.alice)
+    html = client.get(url(f"posts:{name}"), {"channel": str(two.code)}).content.decode()
+    start = html.index('class="filter"')
+    form = html[start : html.index("</form>", start)]
+    assert f'hx-target="#{name}-list"' in form and f'hx-get="{url(f"posts:{name}")}"' in form
+    assert f'<option value="{two.code}" selected>' in form
+    assert f'<option value="{one.code}">' in form
