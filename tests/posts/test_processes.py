@@ -129,3 +129,37 @@ def test_two_dispatchers_and_two_workers_publish_200_deliveries_once_each(
     assert sorted(s["text"] for s in fake_mastodon.statuses) == sorted(texts), logs
     assert sorted(p["value"]["text"] for p in fake_bluesky.posts()) == sorted(texts)
     assert Delivery.objects.exclude(attempts=1).count() == 0
+
+
+def test_a_worker_whose_database_connection_is_cut_mid_publish_gives_the_delivery_back(
+    cast, mastodon_channel, fake_mastodon
+):
+    """Every connection to the database is cut while the network holds the answer (a failover)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("cuts PostgreSQL connections (pg_terminate_backend); SQLite has none")
+    post = compose(cast.alice, cast.workspace, [mastodon_channel], ["Through a failover"])
+    delivery = post.deliveries.get()
+    fake_mastodon.lose_next_response(path="/api/v1/statuses", mode="hang", hang_seconds=3)
+    from posts.dispatch import dispatch_due
+
+    dispatch_due()
+    pool = start("run_workers", "default", "--threads", "2")
+    try:
+        wait_for(lambda: len(fake_mastodon.statuses) == 1, timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        # The answer arrives, the worker cannot record it, and gives the delivery back once it can.
+        wait_for(lambda: Delivery.objects.filter(pk=delivery.pk, status="scheduled").exists(), timeout=30)
+        dispatch_due()
+        wait_for(lambda: Delivery.objects.filter(pk=delivery.pk, status="published").exists(), timeout=30)
+    finally:
+        logs = stop(pool)
+    delivery.refresh_from_db()
+    assert len(fake_mastodon.statuses) == 1, logs  # asked the network first, did not post again
+    assert delivery.remote_parts[0]["id"] == fake_mastodon.statuses[0]["id"]
+    assert list(delivery.attempt_log.values_list("outcome", flat=True)) == ["recovered", "published"]
