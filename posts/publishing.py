@@ -47,8 +47,8 @@ class LostClaim(Exception):
     """Another worker or the sweeper took this delivery over; stop without touching it."""
 
 
-def claim(delivery_id: int, token: uuid.UUID | None = None) -> tuple[Delivery, uuid.UUID] | None:
-    token = token or uuid.uuid4()
+def claim(delivery_id: int, token: uuid.UUID) -> Delivery | None:
+    """Take a delivery that is due for this attempt (marked with `token`); None if another process has it."""
     at = now()
     claimed = Delivery.objects.filter(
         pk=delivery_id, status__in=[S.QUEUED, S.SCHEDULED], next_attempt_at__lte=at + timedelta(seconds=5)
@@ -62,8 +62,7 @@ def claim(delivery_id: int, token: uuid.UUID | None = None) -> tuple[Delivery, u
     )
     if not claimed:
         return None
-    delivery = Delivery.objects.select_related("post", "channel").get(pk=delivery_id)
-    return delivery, token
+    return Delivery.objects.select_related("post", "channel").get(pk=delivery_id)
 
 
 def _update(delivery: Delivery, token, **fields) -> None:
@@ -136,10 +135,9 @@ def give_back_unsettled() -> int:
 
 
 def _publish(delivery_id: int, token: uuid.UUID) -> str:
-    claimed = claim(delivery_id, token)
-    if claimed is None:
+    delivery = claim(delivery_id, token)
+    if delivery is None:
         return "not-claimed"
-    delivery, token = claimed
     channel = delivery.channel
     if channel.status == Channel.Status.NEEDS_RECONNECT:
         _release(
