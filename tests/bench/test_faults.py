@@ -64,6 +64,13 @@ class Engine:
     def pool(self) -> subprocess.Popen:
         return self.start("run_workers", "default", "--threads", str(THREADS_PER_POOL))
 
+    def run(self, pools: int) -> list[subprocess.Popen]:
+        """A dispatcher and `pools` worker pools, once every worker thread is registered."""
+        self.dispatcher()
+        started = [self.pool() for _ in range(pools)]
+        self.wait_ready(pools * THREADS_PER_POOL)
+        return started
+
     def wait_ready(self, threads: int) -> None:
         redis = django_rq.get_connection("default")
         wait_for(
@@ -161,6 +168,14 @@ def burst(networks, size=SIZE, lead=1.0) -> dict[str, int]:
     return texts
 
 
+def burst_under_way(networks) -> tuple[dict[str, int], list[int]]:
+    """A burst, once a fifth of it is out: the moment to inject a fault."""
+    texts = burst(networks)
+    ids = list(texts.values())
+    wait_for(lambda: published(ids) >= max(1, len(ids) // 5), timeout=60)
+    return texts, ids
+
+
 def published(ids) -> int:
     return Delivery.objects.filter(pk__in=ids, status=S.PUBLISHED).count()
 
@@ -200,9 +215,7 @@ def test_a_worker_killed_mid_publish_loses_and_duplicates_nothing(networks, engi
     settings.WORKER_LOST_AFTER = WORKER_LOST_AFTER
     settings.SWEEP_QUEUED_AFTER = 5
     networks.latency(0.2)  # long enough to catch posts in flight
-    engine.dispatcher()
-    victim, survivor = engine.pool(), engine.pool()
-    engine.wait_ready(2 * THREADS_PER_POOL)
+    victim, survivor = engine.run(pools=2)
     texts = burst(networks)
     ids = list(texts.values())
     wait_for(lambda: Delivery.objects.filter(pk__in=ids, status=S.PUBLISHING).count() >= 3, timeout=30)
@@ -222,13 +235,8 @@ def test_flushing_redis_mid_burst_loses_and_duplicates_nothing(
 ):
     settings.SWEEP_QUEUED_AFTER = 2  # in real time: a handed-out delivery whose job vanished
     networks.latency(0.1)
-    engine.dispatcher()
-    engine.pool()
-    engine.pool()
-    engine.wait_ready(2 * THREADS_PER_POOL)
-    texts = burst(networks)
-    ids = list(texts.values())
-    wait_for(lambda: published(ids) >= max(1, len(ids) // 5), timeout=60)
+    engine.run(pools=2)
+    texts, ids = burst_under_way(networks)
     started = time.monotonic()
     redis_conn.flushdb()
     done = wait_published(ids, between=sweep_now)
@@ -262,13 +270,8 @@ def test_restarting_postgresql_mid_burst_loses_and_duplicates_nothing(networks, 
     settings.SWEEP_QUEUED_AFTER = 2
     settings.WORKER_LOST_AFTER = WORKER_LOST_AFTER
     networks.latency(0.1)
-    engine.dispatcher()
-    engine.pool()
-    engine.pool()
-    engine.wait_ready(2 * THREADS_PER_POOL)
-    texts = burst(networks)
-    ids = list(texts.values())
-    wait_for(lambda: published(ids) >= max(1, len(ids) // 5), timeout=60)
+    engine.run(pools=2)
+    texts, ids = burst_under_way(networks)
     started = time.monotonic()
     connection.close()
     subprocess.run(command, check=True, capture_output=True, timeout=60)
@@ -293,9 +296,7 @@ def test_responses_lost_after_the_network_accepted_the_post_are_not_posted_again
     networks.mastodon.lose_next_response(path="/api/v1/statuses", count=lose)
     networks.bluesky.lose_response_next("com.atproto.repo.createRecord", times=lose)
     networks.threads.lose_response(path="threads_publish", times=lose)
-    engine.dispatcher()
-    engine.pool()
-    engine.wait_ready(THREADS_PER_POOL)
+    engine.run(pools=1)
     texts = burst(networks)
     ids = list(texts.values())
     started = time.monotonic()
@@ -311,9 +312,7 @@ def test_a_429_storm_delays_but_never_duplicates(networks, engine, recovery):
     networks.mastodon.rate_limit_next(count=storm, path="/api/v1/statuses", reset_in=2)
     networks.bluesky.rate_limit_next("com.atproto.repo.createRecord", reset_in=2, times=storm)
     networks.threads.throttle(path="threads", times=storm, retry_after=2)
-    engine.dispatcher()
-    engine.pool()
-    engine.wait_ready(THREADS_PER_POOL)
+    engine.run(pools=1)
     texts = burst(networks)
     ids = list(texts.values())
     started = time.monotonic()
