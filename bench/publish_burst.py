@@ -167,7 +167,10 @@ def run(options) -> dict:
                 else (math.ceil(options.workers / options.processes) * options.processes)
             )
             deadline = time.monotonic() + 120
-            while len(Worker.all(connection=connection)) < threads_total or not Heartbeat.objects.exists():
+            while (
+                len(Worker.all(connection=connection)) < threads_total
+                or not Heartbeat.objects.filter(kind="dispatcher").exists()
+            ):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in started):
                     raise SystemExit("workers or dispatcher did not start; run with --logs DIR to see why")
                 time.sleep(0.2)

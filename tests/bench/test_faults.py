@@ -74,7 +74,10 @@ class Engine:
     def wait_ready(self, threads: int) -> None:
         redis = django_rq.get_connection("default")
         wait_for(
-            lambda: len(Worker.all(connection=redis)) >= threads and Heartbeat.objects.exists(),
+            lambda: (
+                len(Worker.all(connection=redis)) >= threads
+                and Heartbeat.objects.filter(kind="dispatcher").exists()
+            ),
             timeout=60,
             interval=0.1,
         )

@@ -32,7 +32,7 @@ def workers_ready(count=1):
 def test_it_publishes_a_scheduled_post_within_a_second_of_its_time(cast, mastodon_channel, fake_mastodon):
     processes = [start_dispatcher(), start_worker()]
     try:
-        wait_for(lambda: workers_ready() and Heartbeat.objects.exists(), timeout=30)
+        wait_for(lambda: workers_ready() and Heartbeat.objects.filter(kind="dispatcher").exists(), timeout=30)
         due = now() + timedelta(seconds=2)
         post = compose(
             cast.alice,
