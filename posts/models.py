@@ -441,6 +441,8 @@ class Notification(models.Model):
         CHANNEL_RECONNECT = "channel_reconnect", "Channel needs reconnecting"
         APPROVAL_REQUESTED = "approval_requested", "Approval requested"
         CHANGES_REQUESTED = "changes_requested", "Post sent back"
+        APPROVED = "approved", "Post approved"
+        COMMENTED = "commented", "New comment"
 
     workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications")
@@ -450,6 +452,9 @@ class Notification(models.Model):
     channel = models.ForeignKey(Channel, models.CASCADE, null=True, blank=True, related_name="+")
     created = models.DateTimeField(default=now)
     read = models.DateTimeField(null=True, blank=True)
+    # When its cause went away (the post was approved, the delivery went out after all, the channel was
+    # reconnected): shown as resolved, and read from then on. See posts.notify.
+    resolved = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
