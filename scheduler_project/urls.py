@@ -21,6 +21,9 @@ class SiteURLPasswordResetView(auth_views.PasswordResetView):
         return super(auth_views.PasswordResetView, self).form_valid(form)
 
 
+handler403 = "scheduler_project.errors.permission_denied"
+handler500 = "scheduler_project.errors.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/django_rq/", include("django_rq.urls")),
