@@ -14,6 +14,7 @@ from scheduler_project.env import (
     database_from_url,
     email_from_url,
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -183,6 +184,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "scheduler@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 INVITATION_DAYS = env_int("INVITATION_DAYS", 7, minimum=1)
+# Who may create an account. closed: only the operator (createsuperuser, the admin); invitations add
+# people who already have an account. invite-only: invitation links also create accounts. open: anyone,
+# at /accounts/signup/ (and invitation links too).
+SIGNUP = env_choice("SIGNUP", "closed", choices=("closed", "invite-only", "open"))
 # Largest image a user may upload (the composer and the API refuse bigger ones beside the field).
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
 # Requests per minute one API token may make (0 turns the limit off).

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from scheduler_project.health import healthz
+from workspaces.views import signup
 
 
 class SiteURLPasswordResetView(auth_views.PasswordResetView):
@@ -21,6 +22,13 @@ class SiteURLPasswordResetView(auth_views.PasswordResetView):
         return super(auth_views.PasswordResetView, self).form_valid(form)
 
 
+class LoginView(auth_views.LoginView):
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs) | {"signup_open": settings.SIGNUP == "open"}
+
+
 handler403 = "scheduler_project.errors.permission_denied"
 handler500 = "scheduler_project.errors.server_error"
 
@@ -28,7 +36,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/django_rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/signup/", signup, name="signup"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The link's host comes from SITE_URL, never from the request's Host header.
     path(

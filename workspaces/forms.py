@@ -2,6 +2,7 @@ import zoneinfo
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.password_validation import validate_password
 from django.utils.text import slugify
 
@@ -88,3 +89,33 @@ class InvitedSignupForm(forms.Form):
             password=self.cleaned_data["password"],
             first_name=self.cleaned_data.get("name", ""),
         )
+
+
+class SignupForm(UserCreationForm):
+    """Anyone's sign-up when SIGNUP is open: a user name, an address and the password twice."""
+
+    email = forms.EmailField(label="Email address")
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ["username", "email"]
+        help_texts = {"username": "Up to 150 characters: letters, digits and . + - _"}
+
+    def clean_username(self):
+        username = super().clean_username()
+        # People sign in with their user name or their address; an "@" would make the two ambiguous.
+        if username and "@" in username:
+            raise forms.ValidationError(
+                "Choose a user name without “@” (you can sign in with your address too)."
+            )
+        return username
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip()
+        User = get_user_model()
+        if (
+            User.objects.filter(email__iexact=email).exists()
+            or User.objects.filter(username__iexact=email).exists()
+        ):
+            raise forms.ValidationError("An account with this address exists already: log in instead.")
+        return email

@@ -1,16 +1,18 @@
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from workspaces.access import get_for_workspace, require, workspace_view
-from workspaces.forms import InvitationForm, InvitedSignupForm, RoleForm, WorkspaceForm
+from workspaces.forms import InvitationForm, InvitedSignupForm, RoleForm, SignupForm, WorkspaceForm
 from workspaces.models import Invitation, Membership, Perm, Role, UserProfile, Workspace
 
 
@@ -25,6 +27,26 @@ def home(request):
     if first:
         return redirect("workspaces:overview", slug=first.slug)
     return redirect("workspaces:create")
+
+
+def invitations_create_accounts() -> bool:
+    """Under SIGNUP=closed only the operator creates accounts; invitations add people who have one."""
+    return settings.SIGNUP in ("invite-only", "open")
+
+
+def signup(request):
+    """Anyone may create an account when SIGNUP is open; the page does not exist otherwise."""
+    if settings.SIGNUP != "open":
+        raise Http404("Sign-up is not open on this server.")
+    if request.user.is_authenticated:
+        return redirect("workspaces:home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="workspaces.backends.EmailOrUsernameBackend")
+        messages.success(request, "Welcome! Create your first workspace to start.")
+        return redirect("workspaces:create")
+    return render(request, "registration/signup.html", {"form": form})
 
 
 @login_required
@@ -48,7 +70,6 @@ def overview(request):
     """The workspace home: what goes out next, what needs someone, and whether the engine is running."""
     from datetime import timedelta
 
-    from django.conf import settings
     from django.db.models import Count, Q
     from django.utils.timezone import now
 
@@ -174,6 +195,15 @@ def invite(request):
             )
             send_invitation(request, invitation)
             messages.success(request, f"Invitation sent to {email}.")
+            if (
+                not invitations_create_accounts()
+                and not get_user_model().objects.filter(email__iexact=email).exists()
+            ):
+                messages.warning(
+                    request,
+                    f"No account uses {email} yet, and this server does not create accounts from "
+                    "invitations: ask whoever runs it to create one, then the invitation can be accepted.",
+                )
             return redirect("workspaces:members", slug=request.workspace.slug)
     memberships = request.workspace.memberships.select_related("user").order_by("user__username")
     invitations = request.workspace.invitations.pending()
@@ -186,8 +216,6 @@ def invite(request):
 
 
 def send_invitation(request, invitation: Invitation) -> None:
-    from django.conf import settings
-
     link = settings.SITE_URL + reverse("workspaces:accept-invitation", args=[invitation.token])
     context = {"invitation": invitation, "link": link, "inviter": request.user}
     send_mail(
@@ -267,6 +295,11 @@ def accept_invitation(request, token: str):
                 "workspaces/invitation.html",
                 {"invitation": invitation, "problem": problem},
                 status=410,
+            )
+        if not invitations_create_accounts():
+            # SIGNUP=closed: the invited person needs an account the operator made; no form to make one.
+            return render(
+                request, "workspaces/invitation.html", {"invitation": invitation, "log_in_only": True}
             )
         form = InvitedSignupForm(request.POST or None, email=invitation.email)
         if request.method == "POST" and form.is_valid():

@@ -1,6 +1,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +25,9 @@ def test_it_emails_a_single_use_link(client, cast, mailoutbox):
     assert Invitation.objects.get(email="dana@example.org").token == link.group(1)
 
 
-def test_it_lets_a_new_person_sign_up_through_the_link(client, cast):
+@pytest.mark.parametrize("mode", ["invite-only", "open"])
+def test_it_lets_a_new_person_sign_up_through_the_link(client, cast, settings, mode):
+    settings.SIGNUP = mode
     invitation = Invitation.objects.create(
         workspace=cast.workspace, email="dana@example.org", role=Role.CONTRIBUTOR
     )
@@ -40,7 +43,8 @@ def test_it_lets_a_new_person_sign_up_through_the_link(client, cast):
     assert client.login(username="dana@example.org", password="a-long-enough-passphrase")
 
 
-def test_it_keeps_what_was_typed_when_the_password_is_weak(client, cast):
+def test_it_keeps_what_was_typed_when_the_password_is_weak(client, cast, settings):
+    settings.SIGNUP = "invite-only"
     invitation = Invitation.objects.create(workspace=cast.workspace, email="dana@example.org")
     url = reverse("workspaces:accept-invitation", args=[invitation.token])
     response = client.post(url, {"name": "Dana Scully", "password": "123"})
@@ -48,6 +52,52 @@ def test_it_keeps_what_was_typed_when_the_password_is_weak(client, cast):
     assert b"Dana Scully" in response.content
     assert b"too short" in response.content
     assert not get_user_model().objects.filter(email="dana@example.org").exists()
+
+
+def test_it_creates_no_account_from_an_invitation_when_signup_is_closed(client, cast, settings):
+    settings.SIGNUP = "closed"
+    invitation = Invitation.objects.create(workspace=cast.workspace, email="dana@example.org")
+    url = reverse("workspaces:accept-invitation", args=[invitation.token])
+    page = client.get(url).content.decode()
+    assert "does not create accounts from invitations" in page
+    assert 'name="password"' not in page
+    assert f'href="{reverse("login")}?next={url}"' in page
+    response = client.post(url, {"name": "Dana", "password": "a-long-enough-passphrase"})
+    assert response.status_code == 200
+    assert not get_user_model().objects.filter(email="dana@example.org").exists()
+    assert Invitation.objects.get(pk=invitation.pk).accepted is None
+
+
+def test_it_lets_an_account_made_by_the_operator_accept_when_signup_is_closed(client, cast, settings):
+    settings.SIGNUP = "closed"
+    invitation = Invitation.objects.create(
+        workspace=cast.workspace, email="dana@example.org", role=Role.VIEWER
+    )
+    get_user_model().objects.create_user("dana", "Dana@example.org", "a-long-enough-passphrase")
+    url = reverse("workspaces:accept-invitation", args=[invitation.token])
+    response = client.post(
+        f"{reverse('login')}?next={url}",
+        {"username": "dana", "password": "a-long-enough-passphrase", "next": url},
+    )
+    assert response.url == url
+    assert client.post(url).status_code == 302
+    assert Membership.objects.get(user__username="dana", workspace=cast.workspace).role == Role.VIEWER
+
+
+@pytest.mark.parametrize(("mode", "warned"), [("closed", True), ("invite-only", False), ("open", False)])
+def test_it_tells_the_inviter_when_the_invited_person_cannot_make_an_account(
+    client, cast, settings, mode, warned
+):
+    settings.SIGNUP = mode
+    invite(client, cast, email="dana@example.org")
+    page = client.get(reverse("workspaces:members", kwargs={"slug": "acme"})).content.decode()
+    assert "Invitation sent to dana@example.org." in page
+    assert ("ask whoever runs it to create one" in page) is warned
+    # Someone who has an account can accept: no warning.
+    invite(client, cast, email="Charlie@example.org")
+    page = client.get(reverse("workspaces:members", kwargs={"slug": "acme"})).content.decode()
+    assert "Invitation sent to charlie@example.org." in page
+    assert "ask whoever runs it" not in page
 
 
 def test_it_adds_an_existing_user_who_accepts(client, cast):

@@ -55,6 +55,7 @@ def test_it_starts_with_a_complete_production_environment():
         ({"SITE_URL": "example.org"}, "SITE_URL"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
         ({"PUBLISH_MAX_ATTEMPTS": "lots"}, "PUBLISH_MAX_ATTEMPTS"),
+        ({"SIGNUP": "everyone"}, "SIGNUP"),
     ],
 )
 def test_it_refuses_to_start_with_a_bad_value(env, named):
@@ -106,3 +107,16 @@ def test_it_sends_security_headers_and_a_content_security_policy(client, db):
     # htmx is served from our static files with the nonce, never from a CDN.
     assert b"htmx" in response.content
     assert b"unpkg" not in response.content and b"cdn" not in response.content.lower()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, "closed"), ("Open", "open"), ("invite-only", "invite-only")]
+)
+def test_it_reads_the_signup_mode(monkeypatch, value, expected):
+    from scheduler_project.env import env_choice
+
+    if value is None:
+        monkeypatch.delenv("SIGNUP", raising=False)
+    else:
+        monkeypatch.setenv("SIGNUP", value)
+    assert env_choice("SIGNUP", "closed", choices=("closed", "invite-only", "open")) == expected
