@@ -138,6 +138,7 @@ def overview(request):
     for delivery in upcoming:
         entry = next_posts.setdefault(delivery.post_id, {"delivery": delivery, "channels": []})
         entry["channels"].append(delivery.channel)
+    first_run = first_run_steps(request.membership, channels)
     return render(
         request,
         "workspaces/overview.html",
@@ -149,8 +150,55 @@ def overview(request):
             "more_overdue": len(overdue) > 5,
             "engine_problems": engine,
             "next_posts": list(next_posts.values())[:5],
+            "first_run": first_run,
         },
     )
+
+
+def first_run_steps(membership: Membership, channels: list) -> list[dict] | None:
+    """The new workspace's checklist, or None once every step is done (or this member can do none).
+
+    Each step: its label, whether it is done, and a link for members allowed to do it.
+    """
+    from posts.models import Post, PostingSlot
+
+    can_connect = membership.can(Perm.MANAGE_CHANNELS)
+    can_write = membership.can(Perm.COMPOSE)
+    if not (can_connect or can_write):
+        return None
+    workspace = membership.workspace
+    has_slots = bool(channels) and PostingSlot.objects.filter(channel__workspace=workspace).exists()
+    has_post = Post.objects.filter(workspace=workspace).exists()
+    if channels and has_slots and has_post:
+        return None
+    slug = workspace.slug
+    # Times on any one channel complete the step: the link opens the first channel's schedule.
+    schedule_url = (
+        reverse("posts:channel-schedule", kwargs={"slug": slug, "code": channels[0].code})
+        if channels
+        else None
+    )
+    not_yours = "an owner or admin does this"
+    return [
+        {
+            "label": "Connect a channel",
+            "done": bool(channels),
+            "url": reverse("channels:list", kwargs={"slug": slug}) if can_connect else None,
+            "note": None if can_connect else not_yours,
+        },
+        {
+            "label": "Set posting times",
+            "done": has_slots,
+            "url": schedule_url if can_connect else None,
+            "note": (None if channels else "once a channel is connected") if can_connect else not_yours,
+        },
+        {
+            "label": "Write your first post",
+            "done": has_post,
+            "url": reverse("posts:compose", kwargs={"slug": slug}) if can_write else None,
+            "note": None,
+        },
+    ]
 
 
 @workspace_view(Perm.MANAGE_WORKSPACE)

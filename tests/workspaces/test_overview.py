@@ -2,7 +2,7 @@
 
 import socket
 import uuid
-from datetime import timedelta
+from datetime import time, timedelta
 
 import django_rq
 import pytest
@@ -12,7 +12,7 @@ from rq import SimpleWorker
 
 from channels.models import Channel
 from posts.dispatch import beat
-from posts.models import Delivery, Notification, Post, PostPart
+from posts.models import Delivery, Notification, Post, PostingSlot, PostPart
 from tests.posts.test_review_pages import build_posts, queries_for
 
 S = Delivery.Status
@@ -167,3 +167,62 @@ def test_it_renders_with_a_constant_number_of_queries(client, cast, make_channel
     build_posts(cast.workspace, channels, 190, author=cast.carol)
     many = queries_for(client, OVERVIEW)
     assert few == many, (few, many)
+
+
+def checklist(html):
+    if "Get started" not in html:
+        return None
+    section = html[html.index("Get started") :]
+    return section[: section.index("</section>")]
+
+
+def step(section, label):
+    """The list item of one step, as text: its label, link (if any) and state."""
+    start = section.rindex("<li>", 0, section.index(label))
+    return section[start : section.index("</li>", start)]
+
+
+def test_it_walks_a_new_workspace_through_its_first_steps(client, cast, make_channel, live_engine):
+    client.force_login(cast.alice)
+    section = checklist(overview(client))
+    assert section is not None
+    connect = step(section, "Connect a channel")
+    assert f'href="{reverse("channels:list", kwargs={"slug": "acme"})}"' in connect and "To do" in connect
+    times = step(section, "Set posting times")
+    assert "href" not in times and "To do" in times and "once a channel is connected" in times
+    write = step(section, "Write your first post")
+    assert f'href="{reverse("posts:compose", kwargs={"slug": "acme"})}"' in write and "To do" in write
+
+    channel = make_channel()
+    section = checklist(overview(client))
+    assert "Done" in step(section, "Connect a channel")
+    times = step(section, "Set posting times")
+    schedule = reverse("posts:channel-schedule", kwargs={"slug": "acme", "code": channel.code})
+    assert f'href="{schedule}"' in times and "To do" in times
+
+    PostingSlot.objects.create(channel=channel, weekday=0, time=time(9))
+    section = checklist(overview(client))
+    assert "Done" in step(section, "Set posting times") and "To do" in step(section, "Write your first post")
+
+    Post.objects.create(workspace=cast.workspace, status=Post.Status.DRAFT, author=cast.alice)
+    assert checklist(overview(client)) is None
+
+
+def test_it_links_only_the_steps_a_member_may_do(client, cast, live_engine):
+    client.force_login(cast.carol)  # contributor: writes, does not manage channels
+    section = checklist(overview(client))
+    assert "href" not in step(section, "Connect a channel")
+    assert "an owner or admin does this" in step(section, "Connect a channel")
+    assert "href" not in step(section, "Set posting times")
+    assert "href" in step(section, "Write your first post")
+
+    client.force_login(cast.victor)  # viewer: can do none of them
+    assert checklist(overview(client)) is None
+
+
+def test_it_shows_no_checklist_in_an_established_workspace(client, cast, make_channel, live_engine):
+    channels = [make_channel(), make_channel(network="bluesky")]
+    build_posts(cast.workspace, channels, 3, author=cast.carol)
+    PostingSlot.objects.create(channel=channels[1], weekday=3, time=time(18))
+    client.force_login(cast.alice)
+    assert checklist(overview(client)) is None
