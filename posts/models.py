@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import timedelta
 
@@ -11,6 +12,23 @@ from django.utils.timezone import now
 from channels.adapters.base import MediaItem, PartContent, PostOptions, RemoteRef
 from channels.models import Channel
 from workspaces.models import Workspace
+
+
+def excerpt(text: str | None, length: int = 80) -> str:
+    """The start of `text` in at most `length` characters, cut after a whole word and ended with "…".
+
+    A first word longer than half the room (a long link) is cut where the room ends. Lines are joined
+    with spaces. Text read with DeliveryQuerySet.with_excerpt(n) can be cut here at any length <= n.
+    """
+    text = (text or "").strip()
+    if len(text) <= length:
+        return " ".join(text.split())
+    # One character more than the room: if it is a space, the word before it ends within the room.
+    head = text[:length]
+    cut = re.sub(r"\s+\S*$", "", head) if re.search(r"\s", head) else ""
+    if len(cut) < length // 2:
+        cut = head[: length - 1]
+    return " ".join(cut.rstrip(" ,;:-–—").split()) + "…"
 
 
 class Post(models.Model):
@@ -58,7 +76,7 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         first = self.parts.first() if self.pk else None
-        return (first.text[:40] if first else "") or f"Post {self.code}"
+        return excerpt(first.text if first else "", 40) or f"Post {self.code}"
 
     def post_options(self) -> PostOptions:
         return PostOptions.from_dict(self.options)
@@ -205,10 +223,14 @@ class DeliveryQuerySet(models.QuerySet):
         return self.filter(status__in=Delivery.ACTIVE_STATUSES).order_by("scheduled_for", "id")
 
     def with_excerpt(self, length: int = 140):
-        """Annotate `excerpt`: the start of this channel's text of part 1, read in the same query."""
+        """Annotate `excerpt`: the start of this channel's text of part 1, read in the same query.
+
+        One character more than `length` is read, so that excerpt() can cut it at a word boundary
+        (`{{ d.excerpt|excerpt:90 }}` in templates, with {% load excerpts %}).
+        """
         first_part = PostPart.objects.filter(post=OuterRef("post_id"), index=0).values("text")[:1]
         return self.annotate(
-            excerpt=Substr(Coalesce(KT("text_overrides__0"), Subquery(first_part)), 1, length)
+            excerpt=Substr(Coalesce(KT("text_overrides__0"), Subquery(first_part)), 1, length + 1)
         )
 
     # A published delivery is shown at its publish time, which is later than its scheduled time by at

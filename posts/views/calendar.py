@@ -18,7 +18,7 @@ from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
 from posts import scheduling
-from posts.models import Delivery
+from posts.models import Delivery, excerpt
 from posts.views.queue import LIVE_STATUSES, RescheduleForm, load_delivery, url_maker, workspace_channels
 from workspaces.access import get_for_workspace, workspace_view
 from workspaces.models import Perm
@@ -94,7 +94,6 @@ def _chips(request, channel, start, end, view, context):
         key = local.date().isoformat() if view == MONTH else f"{local.date().isoformat()}-{local.hour:02d}"
         code, status = str(row["code"]), row["status"]
         movable = can_move and status in scheduling.MOVABLE_STATUSES and row["at"] > current
-        text = row["excerpt"] or "(no text)"
         chips.setdefault(key, []).append(
             {
                 "id": f"chip-{code}",
@@ -103,7 +102,7 @@ def _chips(request, channel, start, end, view, context):
                 "time": f"{local:%H:%M}",
                 "network": chan.get_network_display(),
                 "handle": chan.handle,
-                "text": text if len(text) <= 60 else text[:59] + "…",
+                "text": excerpt(row["excerpt"], 60) or "(no text)",
                 "detail_url": detail_url(row["post_code"]),
                 "move_url": move_url(code) if movable else "",
                 "move_href": f"?{context['query']}&move={code}" if movable else "",

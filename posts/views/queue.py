@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from channels.models import Channel
 from posts import composing, scheduling
-from posts.models import Delivery, Post, PostingSlot
+from posts.models import Delivery, Post, PostingSlot, excerpt
 from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.forms import timezone_choices
 from workspaces.models import Perm
@@ -243,8 +243,7 @@ def _label(rows: list[Row], workspace) -> None:
                 zone = quote(row.channel.timezone_name)
                 row.urls["compose"] = f"{compose}?at={row.input_value}&zone={zone}&channel={row.channel.code}"
             continue
-        text = d.excerpt or "(no text)"
-        row.excerpt = text if len(text) <= 120 else text[:119] + "…"
+        row.excerpt = excerpt(d.excerpt, 120) or "(no text)"
         row.urls["detail"] = detail_url(d.post.code)
         row.urls.update({name: make(d.code) for name, make in action_urls.items()})
         row.urls.update({name: make(d.post.code) for name, make in post_urls.items()})
