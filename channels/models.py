@@ -52,6 +52,9 @@ class ChannelQuerySet(models.QuerySet):
             channel.status = Channel.Status.ACTIVE
         channel.last_error = ""
         channel.save()
+        from posts import notify  # here, not at the top: posts.models imports this module
+
+        notify.channel_reconnected(channel)
         return channel
 
 

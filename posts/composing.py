@@ -247,6 +247,7 @@ def approve(post: Post, membership) -> None:
         post.save(update_fields=["approved_by", "approved_at", "status", "updated"])
         Comment.objects.create(post=post, author=membership.user, kind=Comment.Kind.APPROVED)
         schedule(post)
+    notify.approved(post, membership.user)
 
 
 def send_back(post: Post, membership, comment: str) -> None:

@@ -286,6 +286,8 @@ def _finish(delivery, token, attempt, status, outcome, message, **fields) -> Non
         attempt.finished = now()
         attempt.save()
         delivery.post.refresh_status()
+        if status == S.PUBLISHED:
+            notify.delivery_published(delivery)
 
 
 def _release(delivery, token, *, status, error: str, **fields) -> None:

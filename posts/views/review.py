@@ -20,7 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from channels.models import Channel
-from posts import composing
+from posts import composing, notify
 from posts.models import Comment, Delivery, Notification, Post, PostPart, latest_metrics
 from posts.views.common import (
     can_approve,
@@ -115,7 +115,7 @@ def approve_post(request, code):
     except composing.PostInvalid as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Approved: the post is scheduled.")
+        messages.success(request, f"Approved: it goes out {notify.going_out(post)}.")
     return _back(request, post)
 
 
@@ -147,7 +147,7 @@ def send_back_post(request, code):
 @require_POST
 @vary_on_headers("HX-Request")
 def comment_post(request, code):
-    post = get_for_workspace(Post, request.workspace, code=code)
+    post = get_for_workspace(Post.objects.select_related("author", "workspace"), request.workspace, code=code)
     typed = request.POST.get("text", "")
     text = typed.strip()
     problem = None
@@ -157,7 +157,8 @@ def comment_post(request, code):
         problem = f"Keep comments under {COMMENT_MAX_LENGTH:,} characters (this one has {len(text):,})."
     if problem:
         return _refused(request, post, "comments", comment_errors=[problem], comment_text=typed)
-    Comment.objects.create(post=post, author=request.user, kind=Comment.Kind.COMMENT, text=text)
+    comment = Comment.objects.create(post=post, author=request.user, kind=Comment.Kind.COMMENT, text=text)
+    notify.commented(comment)
     messages.success(request, "Comment added.")
     anchor = f"comments-{post.code}"
     return _back(request, post, anchor=anchor)

@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils.timezone import now
 
-from posts.models import Delivery, Post, PostPart, excerpt
+from posts import notify
+from posts.models import Delivery, Notification, Post, PostPart, excerpt
 
 # 250 characters, with the old fixed-length cuts of every list (60, 90, 100, 120) inside a word.
 LONG = " ".join(["Springtimes"] + ["tulips blossoming extraordinarily"] * 7)
@@ -99,3 +100,13 @@ def test_the_approvals_page_titles_end_after_a_word(client, cast, make_channel):
     title = html[html.index('<h2 id="post-') :]
     title = title[: title.index("</h2>")]
     assert "Springtimes tulips blossoming" in title and "…" in title and cut_mid_word(title) == []
+
+
+def test_notification_messages_quote_whole_words(cast, make_channel):
+    delivery = make_post(make_channel(), Delivery.Status.FAILED, last_error="The network said no.")
+    Post.objects.filter(pk=delivery.post_id).update(author=cast.carol)
+    delivery = Delivery.objects.select_related("post__workspace", "channel").get(pk=delivery.pk)
+    notify.delivery_failed(delivery)
+    message = Notification.objects.filter(user=cast.carol).get().message
+    assert "“Springtimes tulips blossoming" in message and "…”" in message
+    assert cut_mid_word(message) == []

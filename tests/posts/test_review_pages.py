@@ -131,7 +131,8 @@ def test_it_approves_a_submitted_post_into_the_queue_order(client, cast, mastodo
     client.force_login(cast.bob)
     response = client.post(url("posts:approve-post", code=post.code), {"return_to": "approvals"}, follow=True)
     assert response.redirect_chain[-1][0] == url("posts:approvals")
-    assert "Approved: the post is scheduled." in response.content.decode()
+    slot = post.deliveries.get().scheduled_for.astimezone(mastodon_channel.tz)
+    assert f"Approved: it goes out on {slot:%a} {slot.day} {slot:%b}" in response.content.decode()
     assert "Please approve me" not in response.content.decode()
     post.refresh_from_db()
     assert post.status == Post.Status.SCHEDULED and post.approved_by == cast.bob
