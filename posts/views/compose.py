@@ -24,7 +24,6 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib import messages
-from django.core import signing
 from django.core.cache import cache as django_cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -43,9 +42,10 @@ from channels.adapters.base import Problem
 from channels.adapters.linkcard import fetch_preview
 from channels.http import FetchError, UnsafeURL
 from channels.models import Channel, Network
-from posts import composing
+from posts import composing, previews
 from posts.media import UploadRefused, max_upload_bytes, store_upload
 from posts.models import Delivery, Media, Post
+from posts.previews import VISIBILITIES
 from posts.scheduling import local_to_utc
 from posts.threading import network_counter, split_for
 from workspaces.access import get_for_workspace, workspace_view
@@ -56,12 +56,6 @@ MB = 1024 * 1024
 MAX_PARTS = 50
 MAX_ALT_TEXT = 5000
 LINK_CARD_CACHE_SECONDS = 600
-VISIBILITIES = [
-    ("public", "Public"),
-    ("unlisted", "Quiet public (unlisted)"),
-    ("private", "Followers only"),
-    ("direct", "Mentioned people only"),
-]
 LANGUAGES = [
     ("ar", "Arabic"),
     ("bg", "Bulgarian"),
@@ -121,16 +115,6 @@ MODES = [
     (Post.Mode.DRAFT, "Save as draft"),
 ]
 NETWORK_ORDER = {value: index for index, value in enumerate(Network.values)}
-VISIBILITY_ICONS = {"public": "🌐", "unlisted": "🔓", "private": "🔒", "direct": "✉"}
-
-_LINK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
-_PREVIEW_TOKEN = re.compile(
-    r"(?P<link>https?://[^\s<>\"']+)"
-    r"|(?P<mention>(?<![\w@/])@[\w][\w.\-]*(?:@[\w.\-]+)?)"
-    r"|(?P<tag>(?<![\w#&/])#\w+)",
-    re.IGNORECASE,
-)
-_TRAILING = ".,;:!?)]}'\""
 
 
 @cache
@@ -462,53 +446,13 @@ def split_part(state: ComposerState, index: int, by_code: dict[str, Channel], er
 # --- what the page shows -------------------------------------------------------------------------
 
 
-def _thumb_url(media: Media) -> str:
-    # The signed public route serves the file without depending on MEDIA_URL being served.
-    return reverse("posts:public-media", args=[signing.dumps(str(media.code), salt="media")])
-
-
 def _media_row(media: Media, index: int) -> dict:
     return {
-        "media": media,
+        **previews.media_item(media),
         "code": str(media.code),
         "index": index,
-        "thumb_url": _thumb_url(media),
-        "alt_text": media.alt_text,
-        "missing_alt": not media.alt_text.strip(),
         "autosave": media.part_id is None,
     }
-
-
-def _segments(text: str, network: str) -> list[tuple[str, str]]:
-    """Text cut into (kind, text) runs so a preview can colour links, mentions and hashtags."""
-    runs: list[tuple[str, str]] = []
-    last = 0
-    for match in _PREVIEW_TOKEN.finditer(text):
-        kind = match.lastgroup or "text"
-        token = match.group()
-        start, end = match.start(), match.end()
-        stripped = token.rstrip(_TRAILING) if kind in ("link", "mention") else token
-        end -= len(token) - len(stripped)
-        if start > last:
-            runs.append(("text", text[last:start]))
-        shown = stripped
-        if kind == "link" and network == Network.MASTODON:
-            # Mastodon shows links without the scheme, cut after 30 characters.
-            bare = re.sub(r"^https?://(www\.)?", "", stripped, flags=re.IGNORECASE)
-            shown = bare if len(bare) <= 30 else bare[:30] + "…"
-        runs.append((kind, shown))
-        last = end
-    if last < len(text):
-        runs.append(("text", text[last:]))
-    return runs
-
-
-def _complete_link(text: str) -> str:
-    """The first link that is finished (followed by more text): half-typed addresses are not fetched."""
-    for match in _LINK.finditer(text):
-        if match.end() < len(text):
-            return match.group().rstrip(_TRAILING)
-    return ""
 
 
 def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
@@ -539,35 +483,29 @@ def _live(request, state: ComposerState, by_code: dict[str, Channel]) -> dict:
                     "own_text": code in state.parts[index].overrides,
                 }
                 counters[index].append(counter)
-                media = state.parts[index].media
-                card_url = "" if media else _card_url(channel.network, content.text, index, options)
+                preview = previews.row(
+                    key=code,
+                    index=index,
+                    text=content.text,
+                    network=channel.network,
+                    options=options,
+                    media=state.parts[index].media,
+                )
                 rows.append(
                     {
-                        "number": index + 1,
+                        **preview,
                         "counter": counter,
                         "problems": [_readable(p, names) for p in result.problems if p.part == index],
-                        "segments": _segments(content.text, channel.network),
-                        "media": [_media_row(m, index) for m in media],
-                        "card_url": card_url,
-                        # Kept across live updates (hx-preserve) while the link stays the same, so the
-                        # card is fetched once rather than after every keystroke.
-                        "card_id": f"card-{code}-{index}-{_digest(card_url)}",
                     }
                 )
             panels.append(
                 {
-                    "channel": channel,
+                    **previews.panel(channel, options, rows),
                     "code": code,
-                    "network": channel.network,
-                    "rows": rows,
                     "general": [_readable(p, names) for p in result.problems if p.part is None],
                     "errors": len(result.errors),
                     "warnings": len(result.warnings),
                     "open": channel.network not in seen_networks,
-                    "options": options,
-                    "visibility_icon": VISIBILITY_ICONS.get(options.get("visibility", ""), ""),
-                    "visibility_label": dict(VISIBILITIES).get(options.get("visibility", ""), ""),
-                    "host": _host(channel.server_url),
                 }
             )
             seen_networks.add(channel.network)
@@ -595,23 +533,6 @@ def _readable(problem: Problem, names: dict[str, str]) -> Problem:
     for stored, label in names.items():
         message = message.replace(stored, label)
     return replace(problem, message=message) if message != problem.message else problem
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def _card_url(network: str, text: str, index: int, options: dict) -> str:
-    """The link whose card the network would show under this part, as each network decides it."""
-    if network == Network.BLUESKY:
-        return _complete_link(text) if options.get("link_card") else ""
-    if network == Network.THREADS:
-        return options.get("link_attachment", "") if index == 0 else ""
-    return _complete_link(text)  # Mastodon fetches a card for the first link itself
-
-
-def _host(url: str) -> str:
-    return re.sub(r"^https?://", "", url or "").split("/")[0]
 
 
 def _schedule_note(state: ComposerState, channels: list[Channel]) -> dict | None:
