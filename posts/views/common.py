@@ -16,8 +16,8 @@ from django.urls import path, reverse
 from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
-from posts import composing
-from posts.models import Comment, Delivery, Media, Post, latest_metrics
+from posts import composing, previews
+from posts.models import Comment, Delivery, Media, Post, PostPart, latest_metrics
 from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.models import Perm
 
@@ -89,6 +89,51 @@ def deliveries_for_display(queryset):
     )
 
 
+def outgoing(post: Post, deliveries) -> list[dict]:
+    """What goes out on each channel, channels that publish the same text together: each part's text
+    (the channel's own or the post's, read as the publisher reads it), its images and each channel's
+    preview. Uses the post's parts and media and the deliveries' channels as loaded: prefetched, it
+    runs no query."""
+    parts = list(post.parts.all())
+    options = post.options or {}
+    groups: dict[tuple[str, ...], dict] = {}
+    for delivery in deliveries:
+        delivery.post = post  # the publisher reads the parts through it: no query of its own
+        texts = tuple(content.text for content in delivery.part_contents())
+        group = groups.get(texts)
+        if group is None:
+            group = groups[texts] = {
+                "key": str(delivery.code),
+                "deliveries": [],
+                "parts": [
+                    {
+                        "number": part.index + 1,
+                        "text": text,
+                        "own": text != part.text,
+                        "media": [previews.media_item(m) for m in part.media.all()],
+                    }
+                    for part, text in zip(parts, texts, strict=True)
+                ],
+                "previews": [],
+            }
+            group["own"] = any(p["own"] for p in group["parts"])
+        channel = delivery.channel
+        rows = [
+            previews.row(
+                key=str(delivery.code),
+                index=part.index,
+                text=text,
+                network=channel.network,
+                options=options,
+                media=list(part.media.all()),
+            )
+            for part, text in zip(parts, texts, strict=True)
+        ]
+        group["deliveries"].append(delivery)
+        group["previews"].append(previews.panel(channel, options, rows))
+    return list(groups.values())
+
+
 def detail_context(request, post: Post) -> dict:
     """Everything the detail page shows; `post` comes from post_for_detail (comments prefetched)."""
     at = now()
@@ -98,13 +143,10 @@ def detail_context(request, post: Post) -> dict:
     )
     for delivery in deliveries:
         describe_delivery(delivery, at)
-    parts = list(post.parts.prefetch_related("media"))
+    parts = list(post.parts.all())
     for part in parts:
-        for media in part.media.all():
-            # The signed public URL serves media without DEBUG's static media route.
-            media.preview_url = reverse(
-                "posts:public-media", args=[signing.dumps(str(media.code), salt="media")]
-            )
+        part.preview_media = [previews.media_item(m) for m in part.media.all()]
+    post.outgoing = outgoing(post, deliveries)
     # Edit only while nothing is out or going out (composing.compose refuses otherwise).
     locked = any(d.status in (S.QUEUED, S.PUBLISHING, S.PUBLISHED) for d in deliveries)
     return {
@@ -130,7 +172,8 @@ def post_for_detail(workspace, code):
     comments = Comment.objects.select_related("author")
     return get_for_workspace(
         Post.objects.select_related("author", "approved_by").prefetch_related(
-            Prefetch("comments", queryset=comments)
+            Prefetch("comments", queryset=comments),
+            Prefetch("parts", queryset=PostPart.objects.prefetch_related("media")),
         ),
         workspace,
         code=code,

@@ -26,6 +26,7 @@ from posts.views.common import (
     can_approve,
     deliveries_for_display,
     describe_delivery,
+    outgoing,
     plain_reason,
     render_detail,
 )
@@ -98,6 +99,7 @@ def _render_approvals(request, refused: Post | None = None, status: int = 200):
     for post in posts:
         if not hasattr(post, "can_approve"):
             post.can_approve = can_approve(post, request.membership)
+        post.outgoing = outgoing(post, post.deliveries.all())
     return render(request, "posts/approvals.html", {"page": page, "posts": posts}, status=status)
 
 

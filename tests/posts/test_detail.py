@@ -11,7 +11,7 @@ from PIL import Image
 
 from posts.models import Comment, Delivery, DeliveryAttempt, Media, MetricSnapshot, Post
 from tests.posts.engine import compose, dispatch_and_work
-from tests.posts.test_review_pages import build_posts, queries_for
+from tests.posts.test_review_pages import build_posts, dress, queries_for
 
 S = Delivery.Status
 
@@ -62,6 +62,41 @@ def test_it_shows_a_threads_parts_and_its_images_with_alt_text(
     src = html[html.index('<img src="') + 10 :].split('"', 1)[0]
     response = client.get(src)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
+
+
+def test_it_shows_what_goes_out_on_each_channel_with_its_preview(
+    client, cast, mastodon_channel, make_channel, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    bluesky = make_channel(network="bluesky")
+    square = media(cast.workspace, "A red square")
+    post = compose(
+        cast.alice,
+        cast.workspace,
+        [mastodon_channel, bluesky],
+        ["1/2 The opening https://example.org/spring", "2/2 The ending"],
+        mode=Post.Mode.DRAFT,
+        media={1: [square]},
+        overrides={str(bluesky.code): [None, "2/2 The short ending for Bluesky"]},
+    )
+    client.force_login(cast.victor)
+    html = client.get(detail_url(post)).content.decode()
+    blocks = {}
+    for channel in (mastodon_channel, bluesky):
+        block = html[html.index(f'id="out-{post.deliveries.get(channel=channel).code}"') :]
+        blocks[channel.network] = block[: block.index("</section>")]
+    mastodon, own = blocks["mastodon"], blocks["bluesky"]
+    assert "2/2 The ending" in mastodon and "The short ending" not in mastodon and "Own text" not in mastodon
+    assert "1/2 The opening" in own and "2/2 The short ending for Bluesky" in own
+    assert "Own text" in own and "Part 2 · written for this channel" in own
+    assert "Part 1 · written" not in own
+    # Both show the image with its alt text, and their network's preview (Mastodon shortens links).
+    for block in (mastodon, own):
+        assert 'alt="A red square"' in block and "Alt text:</span> A red square" in block
+    assert '<div class="pv pv-mastodon">' in mastodon
+    assert '<span class="pv-link">example.org/spring</span>' in mastodon
+    assert '<div class="pv pv-bluesky">' in own
+    assert '<p class="pv-text">2/2 The short ending for Bluesky</p>' in own
 
 
 def test_it_polls_the_status_of_a_delivery_about_to_go_out(client, cast, mastodon_channel):
@@ -192,6 +227,8 @@ def test_it_renders_with_a_constant_number_of_queries(client, cast, make_channel
     build_posts(cast.workspace, channels, 9, author=cast.carol)
     client.force_login(cast.bob)
     few = queries_for(client, detail_url(post))
+    dress([post])  # own texts and images
+    dress([post])
     build_posts(cast.workspace, channels, 190, author=cast.carol)
     deliveries = list(post.deliveries.all())
     DeliveryAttempt.objects.bulk_create(

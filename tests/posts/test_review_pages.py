@@ -14,6 +14,7 @@ from posts.models import (
     Comment,
     Delivery,
     DeliveryAttempt,
+    Media,
     MetricSnapshot,
     Notification,
     Post,
@@ -97,6 +98,32 @@ def build_posts(workspace, channels, count, author=None):
     return posts
 
 
+def dress(posts):
+    """Give every other delivery its own text for part 1, and each part two images (one without alt
+    text): what the approvals and post pages show per channel."""
+    parts = list(PostPart.objects.filter(post__in=posts).select_related("post"))
+    Media.objects.bulk_create(
+        [
+            Media(
+                workspace_id=part.post.workspace_id,
+                part=part,
+                position=n,
+                file=f"uploads/{part.pk}-{n}.png",
+                mime_type="image/png",
+                width=40,
+                height=30,
+                alt_text="A red square" if n == 0 else "",
+            )
+            for part in parts
+            for n in (0, 1)
+        ]
+    )
+    deliveries = list(Delivery.objects.filter(post__in=posts).order_by("id"))
+    for delivery in deliveries[::2]:
+        delivery.text_overrides = [f"Own text for {delivery.channel_id}", None]
+    Delivery.objects.bulk_update(deliveries[::2], ["text_overrides"])
+
+
 def queries_for(client, path):
     """Queries of one request, after a first one has done the once-per-user work (profile, session)."""
     assert client.get(path).status_code == 200
@@ -163,6 +190,47 @@ def test_it_sends_back_with_a_comment_and_tells_the_author(client, cast, mastodo
     html = page(client, "posts:detail", code=post.code)
     assert "Shorter, please, and no capitals." in html and "Sent back" in html
     assert "Shorter, please" in page(client, "posts:notifications")
+
+
+def test_approvers_see_each_channels_text_images_and_preview(
+    client, cast, mastodon_channel, make_channel, settings, tmp_path
+):
+    from tests.posts.test_detail import media
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.SITE_URL = "https://scheduler.example.org"  # Threads fetches images from there
+    bluesky = make_channel(network="bluesky")
+    threads = make_channel(network="threads")
+    image = media(cast.workspace, "A red square on a white table")
+    post = compose(
+        cast.carol,
+        cast.workspace,
+        [mastodon_channel, bluesky, threads],
+        ["Our spring sale starts on Monday"],
+        media={0: [image]},
+        overrides={str(mastodon_channel.code): ["Spring sale from Monday #fediverse"]},
+    )
+    client.force_login(cast.bob)
+    html = page(client, "posts:approvals")
+    card = html[html.index(f'id="post-{post.code}"') :]
+    card = card[: card.index(f'id="review-{post.code}"')]
+    own = card[card.index(f'id="out-{post.deliveries.get(channel=mastodon_channel).code}"') :]
+    own = own[: own.index("</section>")]
+    assert mastodon_channel.handle in own and "Own text" in own
+    assert "Spring sale from Monday #fediverse" in own and "Our spring sale starts on Monday" not in own
+    # Bluesky and Threads publish the post's text: one block names both.
+    shared = card[card.index(f'id="out-{post.deliveries.get(channel=bluesky).code}"') :]
+    shared = shared[: shared.index("</section>")]
+    assert bluesky.handle in shared and threads.handle in shared and "Own text" not in shared
+    assert "Our spring sale starts on Monday" in shared and "#fediverse" not in shared
+    # The image as a thumbnail with its alt text, served to the page, and each channel's preview.
+    assert 'alt="A red square on a white table"' in own and "Alt text:</span> A red square" in own
+    src = own[own.index('<img src="') + 10 :].split('"', 1)[0]
+    response = client.get(src)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert '<div class="pv pv-mastodon">' in own and '<span class="pv-tag">#fediverse</span>' in own
+    assert '<div class="pv pv-bluesky">' in shared and '<div class="pv pv-threads">' in shared
+    assert card.count("Preview on ") == 3
 
 
 def test_it_refuses_to_send_back_without_a_comment_beside_the_field(client, cast, mastodon_channel):
@@ -520,10 +588,10 @@ def test_it_renders_with_a_constant_number_of_queries(client, cast, make_channel
             ]
         )
 
-    build_posts(cast.workspace, channels, 10, author=cast.carol)
+    dress(build_posts(cast.workspace, channels, 10, author=cast.carol))
     notify(10)
     few = queries_for(client, url(name))
-    build_posts(cast.workspace, channels, 190, author=cast.carol)
+    dress(build_posts(cast.workspace, channels, 190, author=cast.carol))
     notify(190)
     many = queries_for(client, url(name))
     assert few == many, (few, many)
