@@ -687,7 +687,9 @@ def _parts_fragment(request, state, errors, channels, by_code, post) -> HttpResp
     context = _context(request, state, errors, channels, by_code, post)
     response = render(request, "posts/compose.html#parts", context)
     patch_vary_headers(response, ["HX-Request"])
-    return trigger_client_event(response, "partsChanged")
+    # After the swap, so the live check reads the new parts: fired on receipt, it would post the old
+    # ones and its answer, arriving last, would put their counters back.
+    return trigger_client_event(response, "partsChanged", after="swap")
 
 
 def _editing(request) -> Post | None:
@@ -848,7 +850,7 @@ def media_delete(request, code):
         media.file.delete(save=False)
         media.delete()
     if request.htmx:
-        return trigger_client_event(HttpResponse(""), "partsChanged")
+        return trigger_client_event(HttpResponse(""), "partsChanged", after="swap")
     return redirect("posts:compose", slug=request.workspace.slug)
 
 

@@ -1,0 +1,49 @@
+"""The composer's scripts in a real browser: live checks after a split, each network's options
+following the chosen channels, and the warning before leaving unsaved work."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from channels.models import Channel
+from tests.browser.conftest import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+COMPOSE = reverse("posts:compose", kwargs={"slug": "acme"})
+
+
+def make_channel(workspace, network):
+    return Channel.objects.create(
+        workspace=workspace,
+        network=network,
+        remote_id=str(uuid.uuid4()),
+        handle=f"@{network}@example.org",
+        server_url="https://example.org",
+    )
+
+
+def test_it_recounts_every_channel_as_soon_as_a_text_is_split(page, cast):
+    threads = make_channel(cast.workspace, "threads")
+    text = " ".join(f"Sentence number {n} tells a little more about our spring launch." for n in range(1, 11))
+    assert len(text) > 600
+    log_in(page, "alice", "password-alice-1")
+    page.goto(COMPOSE)
+    page.locator(f"label[for='ch-{threads.code}']").click()
+    page.locator("#text-0").fill(text)
+    expect(page.locator("#counters-0")).to_contain_text(f"{len(text)} / 500")
+    expect(page.locator("#counters-0")).to_contain_text("too long")
+
+    with page.expect_response(lambda r: "/compose/validate/" in r.url):
+        page.get_by_role("button", name="Split into a thread").click()
+    expect(page.locator("#text-1")).to_be_visible()
+    # Nothing is typed after the split: the new parts are counted and checked all the same.
+    for counters in page.locator(".counters").all():
+        expect(counters).to_contain_text("/ 500")
+        expect(counters).not_to_contain_text("too long")
+    panel = page.locator(f"#panel-{threads.code}")
+    expect(panel).to_contain_text("Part 2:")
+    expect(panel).to_contain_text("Ready")
+    expect(panel).not_to_contain_text(f"{len(text)} / 500")
