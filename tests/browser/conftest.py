@@ -54,7 +54,6 @@ def page(browser, live_server):
     page = context.new_page()
     errors = []
     page.recorded_errors = errors  # a test that expects an error response (a 403 page) removes it here
-    page.recorded_errors = errors  # a test that expects an error response (a 403 page) removes it here
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
