@@ -672,6 +672,8 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
         "max_upload_bytes": max_upload_bytes(),
         "max_parts": MAX_PARTS,
         "has_network": {channel.network for channel in channels},
+        # A network's options show only while one of its channels is chosen (hidden, they keep their values).
+        "chosen_networks": {by_code[code].network for code in state.chosen},
     }
 
 

@@ -1,8 +1,9 @@
 // The composer's enhancements: image uploads (file picker and drag and drop) without a page reload,
-// the missing-alt-text warning as you type, per-channel text boxes that follow the chosen channels,
-// the time zone following the first chosen channel, and the main button's wording per schedule
-// choice. Live counters and previews come from htmx attributes in the template. Without this file
-// the form still works: every button submits it and the page comes back with the result.
+// the missing-alt-text warning as you type, per-channel text boxes and each network's options that
+// follow the chosen channels, the time zone following the first chosen channel, and the main
+// button's wording per schedule choice. Live counters and previews come from htmx attributes in the
+// template. Without this file the form still works: every button submits it and the page comes back
+// with the result.
 (() => {
   "use strict";
 
@@ -181,6 +182,19 @@
     });
   }
 
+  // Each network's options (content warning, link card, topic tag...) show while one of its channels
+  // is chosen. Hidden fields still go with the form, so unticking and ticking again loses nothing.
+  function showNetworkOptions() {
+    const networks = new Set(chosenChannels().map((box) => {
+      const group = box.closest(".channel-group");
+      return group ? group.dataset.network : "";
+    }));
+    form.querySelectorAll(".option-group[data-network]").forEach((group) => {
+      // A refused value stays in sight, or the form could not be sent again.
+      group.hidden = !networks.has(group.dataset.network) && !group.querySelector(".has-error");
+    });
+  }
+
   function followZone() {
     const first = chosenChannels()[0];
     if (zoneSelect && first && !zoneSelect.dataset.touched && first.dataset.tz) {
@@ -208,6 +222,7 @@
     const target = event.target;
     if (target.name === "channels") {
       showOverrides();
+      showNetworkOptions();
       followZone();
     } else if (target.name === "mode") {
       showMode();
@@ -240,5 +255,6 @@
   });
 
   showOverrides();
+  showNetworkOptions();  // the browser may have restored other ticks than the page was drawn with
   showMode();
 })();

@@ -8,7 +8,6 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from channels.models import Channel
-from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,12 +24,20 @@ def make_channel(workspace, network):
     )
 
 
+def open_composer(page) -> None:
+    """Log in as alice straight into the composer."""
+    page.goto(f"/accounts/login/?next={COMPOSE}")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("password-alice-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{COMPOSE}")
+
+
 def test_it_recounts_every_channel_as_soon_as_a_text_is_split(page, cast):
     threads = make_channel(cast.workspace, "threads")
     text = " ".join(f"Sentence number {n} tells a little more about our spring launch." for n in range(1, 11))
     assert len(text) > 600
-    log_in(page, "alice", "password-alice-1")
-    page.goto(COMPOSE)
+    open_composer(page)
     page.locator(f"label[for='ch-{threads.code}']").click()
     page.locator("#text-0").fill(text)
     expect(page.locator("#counters-0")).to_contain_text(f"{len(text)} / 500")
@@ -47,3 +54,32 @@ def test_it_recounts_every_channel_as_soon_as_a_text_is_split(page, cast):
     expect(panel).to_contain_text("Part 2:")
     expect(panel).to_contain_text("Ready")
     expect(panel).not_to_contain_text(f"{len(text)} / 500")
+
+
+def test_it_shows_each_networks_options_while_one_of_its_channels_is_chosen(page, cast):
+    mastodon = make_channel(cast.workspace, "mastodon")
+    bluesky = make_channel(cast.workspace, "bluesky")
+    open_composer(page)
+    warning = page.get_by_label("Content warning")
+    link_card = page.get_by_label("Show a link card for the first link (posts without images)")
+    topic = page.get_by_label("Topic tag")
+    for field in (warning, link_card, topic):
+        expect(field).to_be_hidden()
+    expect(page.get_by_label("Language")).to_be_visible()
+
+    page.locator(f"label[for='ch-{mastodon.code}']").click()
+    expect(warning).to_be_visible()
+    expect(page.get_by_label("Who can see it")).to_be_visible()
+    expect(link_card).to_be_hidden()
+    warning.fill("Spoilers")
+    page.locator(f"label[for='ch-{bluesky.code}']").click()
+    expect(link_card).to_be_visible()
+    expect(topic).to_be_hidden()  # no Threads channel in this workspace at all
+
+    # Unticking hides them and keeps what was typed; ticking again brings it back.
+    page.locator(f"label[for='ch-{mastodon.code}']").click()
+    expect(warning).to_be_hidden()
+    expect(link_card).to_be_visible()
+    page.locator(f"label[for='ch-{mastodon.code}']").click()
+    expect(warning).to_have_value("Spoilers")
+    expect(page.locator(f"#panel-{mastodon.code}")).to_contain_text("Spoilers")

@@ -259,6 +259,42 @@ def test_it_previews_each_network(client, cast, mastodon_channel, bluesky_channe
     assert "› Launches" in threads and " / 500" in threads
 
 
+def options_hidden(page: str, network: str) -> bool:
+    """Whether the options of this network are on the page but hidden."""
+    tag = re.search(rf'<div class="option-group net-{network}"[^>]*>', page)
+    assert tag, f"no options for {network} on the page"
+    return " hidden" in tag.group()
+
+
+def test_it_shows_only_the_options_of_the_chosen_channels_networks(client, cast, make_channel):
+    mastodon, bluesky, threads = (make_channel(n) for n in ("mastodon", "bluesky", "threads"))
+    client.force_login(cast.alice)
+    page = client.get(url("compose")).content.decode()
+    assert all(options_hidden(page, n) for n in ("mastodon", "bluesky", "threads"))
+
+    # The composer without JavaScript: the whole form comes back with the options of Mastodon only,
+    # and the options of the others, hidden, still hold what was typed in them.
+    data = form([mastodon], "Hello", content_warning="Spoilers", topic_tag="Launches", action="refresh")
+    page = client.post(url("compose"), data).content.decode()
+    assert not options_hidden(page, "mastodon")
+    assert options_hidden(page, "bluesky") and options_hidden(page, "threads")
+    assert 'name="content_warning" id="content_warning" value="Spoilers"' in page
+    assert 'name="topic_tag" id="topic_tag" value="Launches"' in page
+
+    page = client.post(url("compose"), {**data, "channels": [str(threads.code)]}).content.decode()
+    assert not options_hidden(page, "threads")
+    assert options_hidden(page, "mastodon") and options_hidden(page, "bluesky")
+    assert 'name="content_warning" id="content_warning" value="Spoilers"' in page
+
+    # A refused option stays in sight, with its message, even for a network no longer chosen.
+    page = client.post(
+        url("compose"), {**data, "link_attachment": "not a link", "action": ""}
+    ).content.decode()
+    assert not options_hidden(page, "threads")
+    assert "Enter a full web address starting with https://." in element(page, "link_attachment-errors")
+    assert not Post.objects.exists()
+
+
 def test_it_shows_a_link_card_or_quietly_none(client, cast, fake_bluesky, settings):
     client.force_login(cast.alice)
     page = client.get(url("link-card-preview"), {"url": f"{fake_bluesky.url}/pages/article"}).content.decode()
