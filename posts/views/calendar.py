@@ -1,6 +1,6 @@
 """The workspace's calendar: week and month views of scheduled and published posts in the workspace's
 zone, filterable by channel, where a post can be dragged (or, from the keyboard, moved with a form) to
-another day or hour.
+another day or hour; and a day view listing every post of one day, where a cell's "+N more" leads.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -23,10 +23,11 @@ from posts.views.queue import LIVE_STATUSES, RescheduleForm, load_delivery, url_
 from workspaces.access import get_for_workspace, workspace_view
 from workspaces.models import Perm
 
-WEEK, MONTH = "week", "month"
-# Chips shown per hour (week) or per day (month); the rest are counted ("+3 more"), so a workspace with
-# hundreds of channels still gets a page of bounded size.
+DAY, WEEK, MONTH = "day", "week", "month"
+# Chips shown per hour (week) or per day (month); the rest are counted ("+3 more", a link to the day
+# view), so a workspace with hundreds of channels still gets a page of bounded size.
 CELL_LIMIT = {WEEK: 2, MONTH: 4}
+DAY_LIMIT = 500  # posts listed by the day view; past that, filtering by channel shows the rest
 FIRST_HOUR_OF_A_DAY = 9  # a new post from a month's day cell starts at this hour
 
 
@@ -39,6 +40,8 @@ def _parse_day(value: str | None, default: date) -> date:
 
 def _period(view: str, anchor: date) -> tuple[date, int, date, date]:
     """First day shown, number of days, and the anchors of the previous and next periods."""
+    if view == DAY:
+        return anchor, 1, anchor - timedelta(days=1), anchor + timedelta(days=1)
     if view == WEEK:
         first = anchor - timedelta(days=anchor.weekday())
         return first, 7, first - timedelta(days=7), first + timedelta(days=7)
@@ -50,7 +53,8 @@ def _period(view: str, anchor: date) -> tuple[date, int, date, date]:
 
 
 def _chips(request, channel, start, end, view, context):
-    """The chips of each cell (at most CELL_LIMIT) and each cell's total, in two queries.
+    """The chips of each cell (at most CELL_LIMIT) and each cell's total, in two queries; for the day
+    view, every chip of the day (up to DAY_LIMIT), in one.
 
     Chips are dicts of ready-made strings: a month of a busy workspace has hundreds of them, and
     formatting in Python is several times faster than filters and {% url %} tags in the template.
@@ -60,27 +64,33 @@ def _chips(request, channel, start, end, view, context):
     deliveries = Delivery.objects.for_calendar(workspace, start, end)
     if channel is not None:
         deliveries = deliveries.filter(channel=channel)
-    cell = TruncHour("at", tzinfo=tz) if view == WEEK else TruncDate("at", tzinfo=tz)
-    ranked = (
-        deliveries.annotate(cell=cell)
-        .annotate(
-            rank=Window(RowNumber(), partition_by=[F("cell")], order_by=[F("at").asc(), F("id").asc()]),
-            total=Window(Count("id"), partition_by=[F("cell")]),
+    if view == DAY:
+        totals = {}
+        shown = deliveries.order_by("at", "id")
+    else:
+        cell = TruncHour("at", tzinfo=tz) if view == WEEK else TruncDate("at", tzinfo=tz)
+        ranked = (
+            deliveries.annotate(cell=cell)
+            .annotate(
+                rank=Window(RowNumber(), partition_by=[F("cell")], order_by=[F("at").asc(), F("id").asc()]),
+                total=Window(Count("id"), partition_by=[F("cell")]),
+            )
+            .filter(rank__lte=CELL_LIMIT[view])
+            .values_list("id", "total")
         )
-        .filter(rank__lte=CELL_LIMIT[view])
-        .values_list("id", "total")
-    )
-    totals = dict(ranked)
-    if not totals:
-        return {}, {}
+        totals = dict(ranked)
+        if not totals:
+            return {}, {}
+        shown = Delivery.objects.for_calendar(workspace, start, end).filter(pk__in=list(totals))
+        shown = shown.order_by("at", "id")
+    length = 200 if view == DAY else 60
     shown = (
-        Delivery.objects.for_calendar(workspace, start, end)
-        .filter(pk__in=list(totals))
-        .with_excerpt(80)
+        shown.with_excerpt(length + 20)
         .annotate(post_code=F("post__code"))
-        .order_by("at", "id")
         .values("id", "code", "channel_id", "status", "at", "excerpt", "post_code")
     )
+    if view == DAY:
+        shown = shown[:DAY_LIMIT]
     channels = {c.pk: c for c in context["channels"]}
     detail_url = url_maker("posts:detail", workspace.slug)
     move_url = url_maker("posts:calendar-move-delivery", workspace.slug)
@@ -102,7 +112,7 @@ def _chips(request, channel, start, end, view, context):
                 "time": f"{local:%H:%M}",
                 "network": chan.get_network_display(),
                 "handle": chan.handle,
-                "text": excerpt(row["excerpt"], 60) or "(no text)",
+                "text": excerpt(row["excerpt"], length) or "(no text)",
                 "detail_url": detail_url(row["post_code"]),
                 "move_url": move_url(code) if movable else "",
                 "move_href": f"?{context['query']}&move={code}" if movable else "",
@@ -111,7 +121,7 @@ def _chips(request, channel, start, end, view, context):
                 "live": Delivery(code=row["code"], status=status) if status in LIVE_STATUSES else None,
             }
         )
-        cell_totals[key] = totals[row["id"]]
+        cell_totals[key] = totals.get(row["id"], 0)
     return chips, cell_totals
 
 
@@ -126,7 +136,7 @@ def _query(view, start, channel, **extra) -> str:
 def _calendar_context(request) -> dict:
     workspace = request.workspace
     tz = workspace.tz
-    view = request.GET.get("view") if request.GET.get("view") in (WEEK, MONTH) else WEEK
+    view = request.GET.get("view") if request.GET.get("view") in (DAY, WEEK, MONTH) else WEEK
     current = now()
     today = current.astimezone(tz).date()
     anchor = _parse_day(request.GET.get("start"), today)
@@ -138,7 +148,7 @@ def _calendar_context(request) -> dict:
     days = [first + timedelta(days=n) for n in range(count)]
     start = scheduling.local_to_utc(datetime.combine(first, time()), tz)
     end = scheduling.local_to_utc(datetime.combine(days[-1] + timedelta(days=1), time()), tz)
-    title_day = first if view == WEEK else anchor.replace(day=1)
+    title_day = anchor.replace(day=1) if view == MONTH else first
     try:
         compose_url = reverse("posts:compose", kwargs={"slug": workspace.slug})
     except NoReverseMatch:  # the composer is optional for this page
@@ -157,13 +167,16 @@ def _calendar_context(request) -> dict:
             (str(c.code), f"{c.get_network_display()} {c.handle}", c == channel) for c in channels
         ],
         "tzname": workspace.timezone,
-        "query": _query(view, first if view == WEEK else title_day, channel),
+        "query": _query(view, title_day, channel),
         "prev_query": _query(view, previous, channel),
         "next_query": _query(view, following, channel),
         "today_query": _query(view, today, channel),
-        "week_query": _query(WEEK, first if view == WEEK else title_day, channel),
+        "day_query": _query(DAY, today if first <= today <= days[-1] else title_day, channel),
+        "week_query": _query(WEEK, title_day, channel),
         # From a week, the month holding most of its days (its Thursday's).
-        "month_query": _query(MONTH, title_day if view == MONTH else first + timedelta(days=3), channel),
+        "month_query": _query(
+            MONTH, title_day if view == MONTH else first + timedelta(days=3 if view == WEEK else 0), channel
+        ),
         "can_move": request.membership.can(Perm.PUBLISH),
     }
     chips, totals = _chips(request, channel, start, end, view, context)
@@ -200,14 +213,26 @@ def _calendar_context(request) -> dict:
             "month": month_names.get(day, ""),
             "chips": cell_chips,
             "more": more,
-            "more_href": f"?{_query(WEEK, day, channel)}" if more > 0 and hour is None else "",
+            "label": day_labels[day] + ("" if hour is None else f" at {hour:02d}:00"),
+            # Every post of the day, at this cell's hour in the week view.
+            "more_href": f"?{_query(DAY, day, channel)}" + ("" if hour is None else f"#h-{hour:02d}")
+            if more > 0
+            else "",
             "compose_href": f"{compose_url}?at={at:%Y-%m-%dT%H:%M}{compose_query}"
             if at and compose_url
             else "",
             "compose_label": f"New post on {day_labels[day]} at {at:%H:%M}" if at else "",
         }
 
-    if view == WEEK:
+    if view == DAY:
+        context["hours"] = [
+            {"id": f"h-{key[-2:]}", "label": f"{key[-2:]}:00", "chips": day_chips}
+            for key, day_chips in sorted(chips.items())
+        ]
+        context["cut"] = sum(len(c) for c in chips.values()) >= DAY_LIMIT
+        context["day_limit"] = DAY_LIMIT
+        context["day_compose"] = make_cell(first, None)["compose_href"]
+    elif view == WEEK:
         context["rows"] = [(f"{hour:02d}:00", [make_cell(day, hour) for day in days]) for hour in range(24)]
     else:
         cells = [make_cell(day, None) for day in days]

@@ -134,6 +134,59 @@ def test_it_counts_what_does_not_fit_in_a_cell(client, cast, make_channel):
     assert len(Cells(month).cell_of) == 4 and "+2 more" in month
 
 
+def more_link(html, text):
+    """The href of the "+N more" link whose text starts with `text`."""
+    before, found, _ = html.partition(f'">{text}')
+    assert found, f"no link {text!r}"
+    return before.rsplit('href="', 1)[1].replace("&amp;", "&")
+
+
+def test_it_links_what_does_not_fit_in_a_cell_to_every_post_of_the_day(client, cast, make_channel):
+    mastodon, bluesky = make_channel(), make_channel(network="bluesky")
+    day = a_future_wednesday()
+    crowded = [
+        make_delivery(mastodon, datetime.combine(day, time(10, minute * 5), BERLIN), text=f"Crowded {minute}")
+        for minute in range(5)
+    ]
+    crowded.append(make_delivery(bluesky, datetime.combine(day, time(10, 30), BERLIN), text="On Bluesky"))
+    evening = make_delivery(mastodon, datetime.combine(day, time(19), BERLIN), text="Evening")
+    next_day = make_delivery(mastodon, datetime.combine(day + timedelta(days=1), time(10), BERLIN))
+    client.force_login(cast.victor)
+    url = reverse("posts:calendar", kwargs={"slug": "acme"})
+
+    week = calendar(client, view="week", start=day.isoformat())
+    week_more = more_link(week, "+4 more")
+    assert week_more == f"?view=day&start={day.isoformat()}#h-10"
+    month = calendar(client, view="month", start=day.isoformat())
+    month_more = more_link(month, "+3 more")  # 7 posts that day, 4 shown
+    assert month_more == f"?view=day&start={day.isoformat()}"
+
+    response = client.get(url + week_more.split("#")[0])
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "calendar-grid" not in html  # a list, not a grid
+    for delivery in [*crowded, evening]:
+        assert f'id="chip-{delivery.code}"' in html
+        detail = reverse("posts:detail", kwargs={"slug": "acme", "code": delivery.post.code})
+        assert f'href="{detail}"' in html
+    assert f"chip-{next_day.code}" not in html
+    assert 'id="h-10"' in html and 'id="h-19"' in html
+    assert (
+        html.index("Crowded 0") < html.index("Crowded 4") < html.index("On Bluesky") < html.index("Evening")
+    )
+    assert day.strftime("%A") in html
+
+    filtered = calendar(client, view="day", start=day.isoformat(), channel=str(bluesky.code))
+    assert f"chip-{crowded[-1].code}" in filtered and f"chip-{crowded[0].code}" not in filtered
+
+
+def test_it_says_when_a_day_has_no_posts(client, cast):
+    client.force_login(cast.alice)
+    html = calendar(client, view="day", start="2031-03-05")
+    assert "Wednesday 5 March 2031" in html and "Nothing is scheduled or published on this day" in html
+    assert "start=2031-03-04" in html and "start=2031-03-06" in html  # previous and next day
+
+
 def test_it_navigates_between_periods(client, cast, make_channel):
     day = a_future_wednesday()
     client.force_login(cast.alice)
@@ -318,7 +371,11 @@ def test_it_renders_week_and_month_with_a_constant_number_of_queries(client, cas
     first_day = date(2031, 3, 3)  # a Monday
     client.force_login(cast.alice)
     url = reverse("posts:calendar", kwargs={"slug": "acme"})
-    views = [{"view": "week", "start": "2031-03-05"}, {"view": "month", "start": "2031-03-05"}]
+    views = [
+        {"view": "week", "start": "2031-03-05"},
+        {"view": "month", "start": "2031-03-05"},
+        {"view": "day", "start": "2031-03-05"},
+    ]
 
     def count():
         counts = []
