@@ -33,6 +33,7 @@ from channels.adapters.mastodon import (
     instance_base_url,
     register_app,
 )
+from channels.connect import send_to_server
 from channels.models import Channel, MastodonApp
 from workspaces.access import membership_for, workspace_view
 from workspaces.models import Perm
@@ -95,9 +96,11 @@ def connect(request):
             signin_form = SignInForm(request.POST, prefix="signin")
             if signin_form.is_valid():
                 try:
-                    return redirect(_start_sign_in(request, signin_form.cleaned_data["instance_url"]))
+                    url = _start_sign_in(request, signin_form.cleaned_data["instance_url"])
                 except ConnectError as exc:
                     _add_error(signin_form, exc)
+                else:
+                    return send_to_server(request, url)
     return render(
         request,
         "channels/connect_mastodon.html",

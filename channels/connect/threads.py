@@ -24,6 +24,7 @@ from channels.adapters.threads import (
     connect_with_token,
     media_public_url_available,
 )
+from channels.connect import send_to_server
 from channels.models import Channel
 from workspaces.access import membership_for, workspace_view
 from workspaces.models import Perm
@@ -91,7 +92,7 @@ def start(request):
         return _page(request, oauth_error=exc.message, status=400)
     # A few pending nonces, so that two tabs connecting at once both work.
     request.session[NONCES] = [*request.session.get(NONCES, [])[-4:], nonce]
-    return redirect(url)
+    return send_to_server(request, url, server="Threads")
 
 
 @login_required
