@@ -674,6 +674,8 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
         "has_network": {channel.network for channel in channels},
         # A network's options show only while one of its channels is chosen (hidden, they keep their values).
         "chosen_networks": {by_code[code].network for code in state.chosen},
+        # The form sent back (refused, or after a button without JavaScript) holds what is not saved yet.
+        "unsaved": request.method == "POST",
     }
 
 

@@ -1,9 +1,9 @@
 // The composer's enhancements: image uploads (file picker and drag and drop) without a page reload,
 // the missing-alt-text warning as you type, per-channel text boxes and each network's options that
-// follow the chosen channels, the time zone following the first chosen channel, and the main
-// button's wording per schedule choice. Live counters and previews come from htmx attributes in the
-// template. Without this file the form still works: every button submits it and the page comes back
-// with the result.
+// follow the chosen channels, the time zone following the first chosen channel, the main button's
+// wording per schedule choice, and a warning before leaving unsaved changes. Live counters and
+// previews come from htmx attributes in the template. Without this file the form still works: every
+// button submits it and the page comes back with the result.
 (() => {
   "use strict";
 
@@ -226,6 +226,23 @@
       followZone();
     } else if (target.name === "mode") {
       showMode();
+    }
+  });
+
+  // --- leaving with unsaved changes ---------------------------------------------------------------
+
+  // Armed by the first change, or from the start when the page is the form sent back by the server
+  // (a refused post): what it holds is not saved. Sending the form is not leaving it. Listening in
+  // the capture phase hears the file inputs too, whose events stop at the form.
+  let unsaved = form.hasAttribute("data-unsaved");
+  const arm = () => { unsaved = true; };
+  form.addEventListener("input", arm, true);
+  form.addEventListener("change", arm, true);
+  form.addEventListener("submit", () => { unsaved = false; });
+  window.addEventListener("beforeunload", (event) => {
+    if (unsaved) {
+      event.preventDefault();
+      event.returnValue = "";  // older browsers ask only when this is set
     }
   });
 

@@ -83,3 +83,56 @@ def test_it_shows_each_networks_options_while_one_of_its_channels_is_chosen(page
     page.locator(f"label[for='ch-{mastodon.code}']").click()
     expect(warning).to_have_value("Spoilers")
     expect(page.locator(f"#panel-{mastodon.code}")).to_contain_text("Spoilers")
+
+
+def record_dialogs(page, accept: bool) -> list[str]:
+    """Answers every dialog (accept: leave the page, or dismiss: stay) and lists their types."""
+    seen = []
+
+    def answer(dialog):
+        seen.append(dialog.type)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.on("dialog", answer)
+    return seen
+
+
+def test_it_warns_before_leaving_unsaved_changes_only(page, cast):
+    threads = make_channel(cast.workspace, "threads")
+    open_composer(page)
+    dialogs = record_dialogs(page, accept=False)
+    queue = page.get_by_role("navigation", name="Workspace").get_by_role("link", name="Queue")
+
+    # Nothing changed: leaving says nothing.
+    queue.click()
+    page.wait_for_url("**/queue/")
+    assert dialogs == []
+
+    # Something typed: leaving asks first, and staying keeps the text.
+    page.go_back()
+    page.wait_for_url(f"**{COMPOSE}")
+    page.locator("#text-0").click()
+    page.keyboard.type("Half a thought")
+    queue.click()
+    expect(page.locator("#text-0")).to_have_value("Half a thought")
+    assert dialogs == ["beforeunload"]
+    assert page.url.endswith(COMPOSE)
+
+    # Sending the form is not leaving it: no question, and the post is saved.
+    page.locator(f"label[for='ch-{threads.code}']").click()
+    page.locator("label[for='mode-draft']").click()
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url(lambda url: "/posts/" in url and "/compose" not in url)
+    assert dialogs == ["beforeunload"]
+
+
+def test_it_warns_before_leaving_a_form_the_server_sent_back(page, cast):
+    open_composer(page)
+    page.locator("#text-0").fill("No channel chosen")
+    page.get_by_role("button", name="Add to queue").click()
+    expect(page.get_by_text("The post was not saved")).to_be_visible()
+    dialogs = record_dialogs(page, accept=True)
+    page.locator("#text-0").click()  # a visit to the page, changing nothing in it
+    page.get_by_role("navigation", name="Workspace").get_by_role("link", name="Queue").click()
+    page.wait_for_url("**/queue/")
+    assert dialogs == ["beforeunload"]  # what the refused form held was not saved

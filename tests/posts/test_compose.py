@@ -327,6 +327,16 @@ def test_it_refuses_a_post_too_long_for_one_channel_and_keeps_everything(client,
     assert 'value="now" id="mode-now" checked' in page
 
 
+def test_it_marks_a_form_sent_back_as_unsaved(client, cast, two):
+    """The page's script warns before leaving a composer marked so, even before anything is typed."""
+    client.force_login(cast.alice)
+    assert "data-unsaved" not in element(client.get(url("compose")).content.decode(), "composer")
+    refused = client.post(url("compose"), form([], "Not saved")).content.decode()
+    assert "data-unsaved" in element(refused, "composer").split(">")[0]
+    added = client.post(url("compose"), form(two, "Not saved", action="add-part")).content.decode()
+    assert "data-unsaved" in element(added, "composer").split(">")[0]
+
+
 def test_it_refuses_a_post_without_channels(client, cast, two):
     client.force_login(cast.alice)
     response = client.post(url("compose"), form([], "Nobody to send to"))
