@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from django.urls import reverse
 from django.utils.timezone import now
+from playwright.sync_api import expect
 
 from channels.models import Channel
 from posts.models import Delivery
@@ -81,3 +82,79 @@ def test_it_moves_a_post_by_drag_and_drop_in_a_browser(page, screenshot, cast):
     page.get_by_role("link", name="Month").click()
     page.locator(f"#c-{target.isoformat()} #chip-{delivery.code}").wait_for()
     screenshot("calendar-month")
+
+
+FOCUSED_ROW_AND_BUTTON = """() => {
+  const el = document.activeElement;
+  const row = el && el.closest(".queue-row");
+  return [row ? row.id : null, el ? el.textContent.trim() : null];
+}"""
+
+
+def test_the_keyboard_stays_on_the_moved_post(page, cast):
+    channel = make_channel(cast.workspace, tz="America/New_York")
+    add_slots(channel, time(9, 0), time(15, 30))
+    a, b, c = (
+        make_delivery(channel, t, text=f"Queued post {n}") for n, t in enumerate(upcoming_slots(channel, 3))
+    )
+    log_in(page, "alice", "password-alice-1")
+    page.goto(channel_queue_url(channel))
+
+    def order():
+        return list(Delivery.objects.in_queue(channel).values_list("pk", flat=True))
+
+    page.locator(f"#delivery-{a.code}").get_by_role("button", name="Move down").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("status").filter(has_text="Queue reordered").wait_for()
+    rows = page.locator(".queue-row[id]")  # not the free slots
+    expect(rows.nth(1)).to_have_id(f"delivery-{a.code}")
+    assert order() == [b.pk, a.pk, c.pk]
+    assert page.evaluate(FOCUSED_ROW_AND_BUTTON) == [f"delivery-{a.code}", "Move down"]
+
+    # The keyboard goes on from there: the same post moves again.
+    page.keyboard.press("Enter")
+    expect(rows.last).to_have_id(f"delivery-{a.code}")
+    assert order() == [b.pk, c.pk, a.pk]
+    # It is last now: no "Move down" any more, so the keyboard is on another of its buttons.
+    assert page.evaluate(FOCUSED_ROW_AND_BUTTON)[0] == f"delivery-{a.code}"
+
+    page.locator(f"#delivery-{a.code}").get_by_role("button", name="Move up").focus()
+    page.keyboard.press("Enter")
+    expect(rows.last).to_have_id(f"delivery-{c.code}")
+    assert order() == [b.pk, a.pk, c.pk]
+    assert page.evaluate(FOCUSED_ROW_AND_BUTTON) == [f"delivery-{a.code}", "Move up"]
+
+
+def test_more_posts_than_a_cell_shows_are_one_click_away(page, screenshot, cast):
+    mastodon = make_channel(cast.workspace, tz="Europe/Berlin")
+    bluesky = make_channel(cast.workspace, network="bluesky", tz="Europe/Berlin")
+    day = a_future_wednesday()
+    posts = [
+        make_delivery(
+            (mastodon, bluesky)[n % 2],
+            datetime.combine(day, time(10, n * 7), BERLIN).astimezone(UTC),
+            text=f"Busy morning post {n}",
+        )
+        for n in range(6)
+    ]
+    log_in(page, "alice", "password-alice-1")
+    calendar_url = reverse("posts:calendar", kwargs={"slug": "acme"})
+
+    for view, hidden in (("week", 4), ("month", 2)):
+        page.goto(f"{calendar_url}?view={view}&start={day.isoformat()}")
+        shown = page.locator(".chip-text").filter(has_text="Busy morning post")
+        assert shown.count() == 6 - hidden
+        page.get_by_role("link", name=f"+{hidden} more").click()
+        page.get_by_role("heading", name=day.strftime("%A %-d %B %Y")).wait_for()
+        for delivery in posts:
+            chip = page.locator(f"#chip-{delivery.code}")
+            assert chip.is_visible()
+            assert chip.locator(".chip-link").get_attribute("href") == reverse(
+                "posts:detail", kwargs={"slug": "acme", "code": delivery.post.code}
+            )
+        if view == "week":
+            assert page.url.endswith("#h-10")
+            screenshot("calendar-day")
+
+    page.locator(f"#chip-{posts[3].code} .chip-link").click()
+    page.wait_for_url(lambda url: str(posts[3].post.code) in url)
