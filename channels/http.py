@@ -3,18 +3,29 @@
 `check_url` refuses URLs whose host resolves to a private, loopback, link-local or otherwise
 non-public address, unless settings.SSRF_ALLOW_PRIVATE is on (development and tests against local
 servers). `fetch` adds a timeout and a size cap, and re-checks every redirect.
+
+`web_deadline` bounds all the network calls of one web request together (see there); the HTTP
+clients of the adapters and `fetch` honour it through `deadline_adapter` (requests) and
+`deadline_transport` (httpx).
 """
 
 import ipaddress
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
+import httpx
 import requests
+import urllib3
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 
 
 class UnsafeURL(Exception):
@@ -97,7 +108,240 @@ def normalise_base_url(url: str) -> str:
     return check_url(f"{parts.scheme}://{netloc}")
 
 
-_session = requests.Session()
+# --- the web request's deadline ----------------------------------------------------------------
+
+
+class OutOfTime(TimeoutError):
+    """The web request's time for network calls is used up (a socket timeout to the libraries)."""
+
+
+@dataclass
+class Deadline:
+    seconds: float
+    ends_at: float
+
+    def left(self) -> float:
+        return self.ends_at - time.monotonic()
+
+
+_deadline: ContextVar[Deadline | None] = ContextVar("web_deadline", default=None)
+# Below this, a wait is not worth starting; above it, a failure is not the deadline's doing.
+_MIN_WAIT = 0.05
+
+
+@contextmanager
+def web_deadline(seconds: float | None = None) -> Iterator[Deadline]:
+    """Bound the network calls made inside the block to WEB_NETWORK_DEADLINE seconds in all.
+
+    Per-call timeouts bound each wait for the next bytes, not a whole call, and not the several
+    calls of one connect (a Mastodon connect makes five). A slow server, or one that trickles a byte
+    at a time, would keep a web request past gunicorn's timeout (WEB_TIMEOUT), which kills the
+    worker: a 500, and for OAuth a used-up code. Inside the block every connect, send and receive
+    waits at most for the time left (`timeout_for`), and gives up as a timeout once it is gone;
+    `out_of_time` then gives the sentence to show. Views that call a network open it; workers never
+    do and keep their per-call timeouts.
+    """
+    outer = _deadline.get()
+    seconds = settings.WEB_NETWORK_DEADLINE if seconds is None else seconds
+    deadline = Deadline(seconds, time.monotonic() + seconds)
+    if outer is not None and outer.ends_at < deadline.ends_at:
+        deadline = outer
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
+def timeout_for(timeout: float | None) -> float | None:
+    """A per-call timeout cut to the web request's time left; raises OutOfTime when none is left."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline.left()
+    if left < _MIN_WAIT:
+        raise OutOfTime(f"The {deadline.seconds:g} seconds for this request's network calls are up.")
+    return left if timeout is None else min(timeout, left)
+
+
+TRY_AGAIN = "Try again in a moment."
+# After an OAuth callback's code exchange: the server may have taken the code before it went quiet.
+START_AGAIN = "The sign-in code it sent can be used only once and may be used up now, so please start again."
+
+
+def out_of_time(server: str, then: str = TRY_AGAIN) -> str | None:
+    """The sentence for a call that failed because the web request's deadline passed, else None."""
+    deadline = _deadline.get()
+    if deadline is None or deadline.left() >= _MIN_WAIT:
+        return None
+    return f"{server} did not answer within {deadline.seconds:g} seconds. {then}"
+
+
+class _DeadlineSocket:
+    """A connected socket whose every send and receive waits no longer than the deadline leaves.
+
+    requests (urllib3, http.client) reads the status line and headers line by line and the body in
+    large blocks, each over many receives that a per-read timeout bounds one by one, so a trickling
+    server is only stopped by bounding each receive by the time left.
+    """
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+        self._timeout = sock.gettimeout()
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def settimeout(self, value: float | None) -> None:
+        self._timeout = value
+        self._sock.settimeout(value)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def _bounded(self) -> None:
+        if _deadline.get() is None:
+            if self._sock.gettimeout() != self._timeout:
+                self._sock.settimeout(self._timeout)
+            return
+        self._sock.settimeout(timeout_for(self._timeout))
+
+    def recv(self, *args):
+        self._bounded()
+        return self._sock.recv(*args)
+
+    def recv_into(self, *args):
+        self._bounded()
+        return self._sock.recv_into(*args)
+
+    def send(self, *args):
+        self._bounded()
+        return self._sock.send(*args)
+
+    def sendall(self, *args):
+        self._bounded()
+        return self._sock.sendall(*args)
+
+    def makefile(self, *args, **kwargs):
+        file = self._sock.makefile(*args, **kwargs)
+        # http.client reads through this file: its receives must come back here.
+        (file.raw if hasattr(file, "raw") else file)._sock = self
+        return file
+
+
+class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock)
+
+
+class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock)
+
+
+class _DeadlineHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter with each call's timeouts cut to the web request's time left."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager
+
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        try:
+            if isinstance(timeout, tuple):
+                timeout = tuple(timeout_for(part) for part in timeout)
+            elif not isinstance(timeout, urllib3.Timeout):
+                timeout = timeout_for(timeout)
+        except OutOfTime as exc:
+            raise requests.ConnectTimeout(str(exc), request=request) from None
+        return super().send(request, stream=stream, timeout=timeout, **kwargs)
+
+
+def deadline_adapter(session: requests.Session) -> requests.Session:
+    """Make the session's calls honour web_deadline (nothing changes outside one)."""
+    adapter = _DeadlineAdapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _httpcore_timeout(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _httpcore_timeout(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
+        timeout = _httpcore_timeout(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network with every connect, read and write cut to the web request's time left.
+
+    httpx's timeouts (connect, read, write, pool) are per operation; it has no total.
+    """
+
+    def __init__(self, backend: httpcore.NetworkBackend):
+        self._backend = backend
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        timeout = _httpcore_timeout(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        timeout = _httpcore_timeout(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _httpcore_timeout(timeout: float | None, error: type[Exception]) -> float | None:
+    try:
+        return timeout_for(timeout)
+    except OutOfTime as exc:
+        raise error(str(exc)) from None
+
+
+def deadline_transport(**kwargs) -> httpx.HTTPTransport:
+    """An httpx transport (HTTPTransport's arguments) whose calls honour web_deadline."""
+    transport = httpx.HTTPTransport(**kwargs)
+    # httpx has no setting for httpcore's network backend; the pool keeps it here.
+    transport._pool._network_backend = _DeadlineBackend(transport._pool._network_backend)
+    return transport
+
+
+_session = deadline_adapter(requests.Session())
 
 
 @dataclass

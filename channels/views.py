@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from channels.adapters.base import AdapterError, AuthorizationLost
+from channels.http import web_deadline
 from channels.models import Channel, Network
 from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.forms import timezone_choices
@@ -74,7 +75,8 @@ def verify(request, code):
     """Check the stored credentials against the network now (one of the few live calls from a view)."""
     channel = get_for_workspace(Channel, request.workspace, code=code)
     try:
-        account = channel.adapter().verify()
+        with web_deadline():
+            account = channel.adapter().verify()
     except AuthorizationLost as exc:
         channel.mark_needs_reconnect(exc.message)
         messages.error(request, f"{channel} needs to be reconnected: {exc.message}")

@@ -231,6 +231,16 @@ WORKER_LOST_AFTER = env_int("WORKER_LOST_AFTER", 30, minimum=2)
 # Metrics are refreshed hourly for posts published in the last this many days.
 METRICS_DAYS = env_int("METRICS_DAYS", 7, minimum=1)
 NETWORK_TIMEOUT = env_float("NETWORK_TIMEOUT", 30.0, minimum=1.0)
+# gunicorn's worker timeout (the Procfile passes it as --timeout): a web request still running after it
+# is killed, and its visitor sees an error page. Pages that call a network (connecting a channel,
+# "Check connection") give up on it after WEB_NETWORK_DEADLINE seconds in all, leaving time to answer.
+WEB_TIMEOUT = env_int("WEB_TIMEOUT", 30, minimum=2)
+WEB_NETWORK_DEADLINE = env_float("WEB_NETWORK_DEADLINE", float(round(WEB_TIMEOUT * 2 / 3)), minimum=1.0)
+if WEB_NETWORK_DEADLINE >= WEB_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"WEB_NETWORK_DEADLINE ({WEB_NETWORK_DEADLINE:g} s) must be below WEB_TIMEOUT ({WEB_TIMEOUT} s, "
+        "gunicorn's worker timeout), with time to spare for the rest of the request."
+    )
 # A worker heartbeat older than this marks the worker as down on /healthz.
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120, minimum=10)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import grapheme
 import httpx
@@ -69,7 +70,17 @@ from channels.adapters.base import (
 )
 from channels.adapters.images import ImageError, PreparedImage, prepare_image
 from channels.adapters.linkcard import LinkPreview, fetch_image, fetch_preview
-from channels.http import FetchError, UnsafeURL, check_url, no_cookies, normalise_base_url, thread_client
+from channels.http import (
+    FetchError,
+    UnsafeURL,
+    check_url,
+    deadline_transport,
+    no_cookies,
+    normalise_base_url,
+    out_of_time,
+    thread_client,
+    timeout_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -179,13 +190,15 @@ def translate(exc: Exception) -> Exception | None:
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
+def _translated(server: str = "Bluesky") -> Iterator[None]:
     try:
         yield
     except (AtProtocolError, httpx.TransportError) as exc:
         mapped = translate(exc)
         if mapped is None:
             raise
+        if isinstance(mapped, TransientError) and (late := out_of_time(server)):
+            mapped = TransientError(late)
         raise mapped from exc
 
 
@@ -219,7 +232,12 @@ class _ThreadRequest(Request):
 
 
 def _httpx_client(timeout: float) -> httpx.Client:
-    return httpx.Client(follow_redirects=True, timeout=timeout, verify=_ssl_context(), cookies=no_cookies())
+    return httpx.Client(
+        follow_redirects=True,
+        timeout=timeout,
+        transport=deadline_transport(verify=_ssl_context()),
+        cookies=no_cookies(),
+    )
 
 
 def _new_client(base_url: str) -> Client:
@@ -573,7 +591,9 @@ class BlueskyAdapter(Adapter):
         if self._redis is None:
             self._redis = _redis_for(settings.RQ_QUEUES["default"]["URL"])
         key = self.account.lock_key or f"{NETWORK}:{self.account.remote_id}"
-        lock = self._redis.lock(f"lock:{key}", timeout=self._lock_timeout(), blocking_timeout=LOCK_WAIT)
+        lock = self._redis.lock(
+            f"lock:{key}", timeout=self._lock_timeout(), blocking_timeout=timeout_for(LOCK_WAIT)
+        )
         try:
             acquired = lock.acquire()
         except redis.RedisError:
@@ -585,7 +605,7 @@ class BlueskyAdapter(Adapter):
             )
         self._lock = lock
         try:
-            with _translated():
+            with _translated(urlsplit(self.account.server_url or settings.BLUESKY_DEFAULT_PDS).netloc):
                 yield self._resume()
         finally:
             self._lock = None
@@ -762,7 +782,8 @@ def connect(handle: str, app_password: str, pds_url: str | None = None) -> Conne
         ) from None
     except (NetworkError, httpx.TransportError):
         raise ConnectError(
-            f"The server {base_url} could not be reached. Check the address, or try again later.",
+            out_of_time(urlsplit(base_url).netloc)
+            or f"The server {base_url} could not be reached. Check the address, or try again later.",
             field="pds_url",
         ) from None
     except (RequestException, ModelError):

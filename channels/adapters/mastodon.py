@@ -77,7 +77,16 @@ from channels.adapters.base import (
     Usage,
     Validation,
 )
-from channels.http import NO_COOKIES, UnsafeURL, check_url, normalise_base_url, thread_client
+from channels.http import (
+    NO_COOKIES,
+    START_AGAIN,
+    UnsafeURL,
+    check_url,
+    deadline_adapter,
+    normalise_base_url,
+    out_of_time,
+    thread_client,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +174,7 @@ class _GuardedSession(requests.Session):
         super().__init__()
         self.cookies.set_policy(NO_COOKIES)
         self._checked: dict[str, float] = {}
+        deadline_adapter(self)
 
     def send(self, request, **kwargs):
         parts = urlsplit(request.url)
@@ -364,7 +374,9 @@ class MastodonAdapter(Adapter):
             ) from exc
         except MastodonNetworkError as exc:
             log.warning("Mastodon %s unreachable: %s", self.host, exc)
-            raise TransientError(f"Could not reach {self.host}; trying again shortly.") from exc
+            raise TransientError(
+                out_of_time(self.host) or f"Could not reach {self.host}; trying again shortly."
+            ) from exc
         except MastodonServerError as exc:
             status, _ = _api_status(exc)
             log.warning("Mastodon %s server error %s", self.host, status)
@@ -892,7 +904,8 @@ def register_app(base_url: str, redirect_uri: str) -> tuple[str, str]:
     except MastodonNetworkError:
         # create_app also reports a non-JSON answer this way.
         raise ConnectError(
-            f"Could not register with {host}: it is unreachable or does not look like a Mastodon server.",
+            out_of_time(host)
+            or f"Could not register with {host}: it is unreachable or does not look like a Mastodon server.",
             field="instance_url",
         ) from None
     except (MastodonError, KeyError, TypeError):
@@ -919,7 +932,8 @@ def authorization_url(
         )
     except MastodonError:
         raise ConnectError(
-            f"{_host(base_url)} did not offer a usable sign-in page. Try pasting an access token instead.",
+            out_of_time(_host(base_url))
+            or f"{_host(base_url)} did not offer a usable sign-in page. Try pasting an access token instead.",
             field="instance_url",
         ) from None
 
@@ -936,17 +950,25 @@ def exchange_code(
     except MastodonIllegalArgumentError:
         # log_in reports every failure of the exchange this way (expired code, unreachable server).
         raise ConnectError(
-            f"{host} did not complete the sign-in (the link may have expired). Please try again."
+            out_of_time(host, START_AGAIN)
+            or f"{host} did not complete the sign-in (the link may have expired). Please try again."
         ) from None
     except MastodonAPIError:
         raise ConnectError(
             f"{host} did not grant permission to read and publish posts. Please try again."
         ) from None
     except MastodonError:
-        raise ConnectError(f"{host} could not complete the sign-in just now. Please try again.") from None
+        raise ConnectError(
+            out_of_time(host, START_AGAIN)
+            or f"{host} could not complete the sign-in just now. Please try again."
+        ) from None
     if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
         raise ConnectError(f"{host} sent back an access token this site cannot use.")
-    return _connected(base_url, token)
+    try:
+        return _connected(base_url, token)
+    except ConnectError as exc:
+        # The code is spent on a token already: only a new sign-in gives another.
+        raise ConnectError(out_of_time(host, START_AGAIN) or exc.message, exc.field) from None
 
 
 def _connected(base_url: str, token: str) -> ConnectedAccount:
@@ -962,7 +984,9 @@ def _connected(base_url: str, token: str) -> ConnectedAccount:
             field="access_token",
         ) from None
     except MastodonNetworkError:
-        raise ConnectError(f"Could not reach {host}. Check the address.", field="instance_url") from None
+        raise ConnectError(
+            out_of_time(host) or f"Could not reach {host}. Check the address.", field="instance_url"
+        ) from None
     except MastodonRatelimitError:
         raise ConnectError(f"{host} is limiting requests right now. Try again in a few minutes.") from None
     except MastodonServerError:

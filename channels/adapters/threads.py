@@ -74,7 +74,7 @@ from channels.adapters.base import (
     Usage,
     Validation,
 )
-from channels.http import NO_COOKIES, thread_client
+from channels.http import NO_COOKIES, START_AGAIN, deadline_adapter, out_of_time, thread_client
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ def _session() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = f"{settings.SITE_NAME} (+{settings.SITE_URL})"
     session.cookies.set_policy(NO_COOKIES)
-    return session
+    return deadline_adapter(session)
 
 
 class GraphClient:
@@ -266,11 +266,11 @@ class GraphClient:
             )
         except requests.Timeout:
             logger.warning("Threads %s /%s timed out after %.1fs", method, path, time.monotonic() - started)
-            raise TransientError("Threads did not answer in time.") from None
+            raise TransientError(out_of_time("Threads") or "Threads did not answer in time.") from None
         except requests.RequestException as exc:
             # str(exc) holds the URL, and with it the token: log the class only.
             logger.warning("Threads %s /%s failed: %s", method, path, type(exc).__name__)
-            raise TransientError("Threads could not be reached.") from None
+            raise TransientError(out_of_time("Threads") or "Threads could not be reached.") from None
         try:
             payload = response.json()
         except ValueError:
@@ -866,7 +866,9 @@ def connect_with_code(code: str, redirect_uri: str) -> ConnectedAccount:
             },
         )
     except TransientError:
-        raise ConnectError("Threads could not be reached. Try again in a moment.") from None
+        raise ConnectError(
+            out_of_time("Threads", START_AGAIN) or "Threads could not be reached. Try again in a moment."
+        ) from None
     except AdapterError:
         raise ConnectError(
             "Threads did not accept the authorisation (it may have expired, or the app's settings do not "
@@ -893,7 +895,9 @@ def connect_with_code(code: str, redirect_uri: str) -> ConnectedAccount:
         }
         return _profile(client, token, credentials, expires)
     except TransientError:
-        raise ConnectError("Threads could not be reached. Try again in a moment.") from None
+        raise ConnectError(
+            out_of_time("Threads", START_AGAIN) or "Threads could not be reached. Try again in a moment."
+        ) from None
     except AuthorizationLost:
         raise ConnectError(
             "Threads did not hand out a lasting login. Check the app's settings (THREADS_APP_SECRET) and "
@@ -928,7 +932,8 @@ def connect_with_token(access_token: str) -> ConnectedAccount:
         ) from None
     except TransientError:
         raise ConnectError(
-            "Threads could not be reached. Try again in a moment.", field="access_token"
+            out_of_time("Threads") or "Threads could not be reached. Try again in a moment.",
+            field="access_token",
         ) from None
     except AdapterError as exc:
         raise ConnectError(f"Threads refused the token: {exc.message}", field="access_token") from None

@@ -8,6 +8,7 @@ from django.urls import path
 
 from channels.adapters.base import ConnectError
 from channels.adapters.bluesky import connect
+from channels.http import web_deadline
 from channels.models import Channel
 from workspaces.access import workspace_view
 from workspaces.models import Perm
@@ -45,7 +46,8 @@ def connect_bluesky(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            account = connect(data["handle"], data["app_password"], data["pds_url"])
+            with web_deadline():
+                account = connect(data["handle"], data["app_password"], data["pds_url"])
         except ConnectError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:

@@ -34,6 +34,7 @@ from channels.adapters.mastodon import (
     register_app,
 )
 from channels.connect import send_to_server
+from channels.http import web_deadline
 from channels.models import Channel, MastodonApp
 from workspaces.access import membership_for, workspace_view
 from workspaces.models import Perm
@@ -85,9 +86,10 @@ def connect(request):
             token_form = TokenForm(request.POST, prefix="token")
             if token_form.is_valid():
                 try:
-                    account = connect_with_token(
-                        token_form.cleaned_data["instance_url"], token_form.cleaned_data["access_token"]
-                    )
+                    with web_deadline():
+                        account = connect_with_token(
+                            token_form.cleaned_data["instance_url"], token_form.cleaned_data["access_token"]
+                        )
                 except ConnectError as exc:
                     _add_error(token_form, exc)
                 else:
@@ -96,7 +98,8 @@ def connect(request):
             signin_form = SignInForm(request.POST, prefix="signin")
             if signin_form.is_valid():
                 try:
-                    url = _start_sign_in(request, signin_form.cleaned_data["instance_url"])
+                    with web_deadline():
+                        url = _start_sign_in(request, signin_form.cleaned_data["instance_url"])
                 except ConnectError as exc:
                     _add_error(signin_form, exc)
                 else:
@@ -180,7 +183,8 @@ def callback(request):
         messages.error(request, f"{host} did not send back a sign-in code. Please start again.")
         return start_again
     try:
-        account = exchange_code(app.base_url, app.client_id, app.client_secret, callback_url(), code)
+        with web_deadline():
+            account = exchange_code(app.base_url, app.client_id, app.client_secret, callback_url(), code)
     except ConnectError as exc:
         messages.error(request, exc.message)
         return start_again

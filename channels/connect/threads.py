@@ -25,6 +25,7 @@ from channels.adapters.threads import (
     media_public_url_available,
 )
 from channels.connect import send_to_server
+from channels.http import web_deadline
 from channels.models import Channel
 from workspaces.access import membership_for, workspace_view
 from workspaces.models import Perm
@@ -71,7 +72,8 @@ def connect(request):
     form = ThreadsTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            account = connect_with_token(form.cleaned_data["access_token"])
+            with web_deadline():
+                account = connect_with_token(form.cleaned_data["access_token"])
         except ConnectError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
@@ -117,7 +119,8 @@ def callback(request):
         reason = request.GET.get("error_description") or "access was not granted"
         return _page(request, oauth_error=f"Threads did not connect: {reason[:200]}.", status=400)
     try:
-        account = connect_with_code(request.GET.get("code", ""), callback_url())
+        with web_deadline():
+            account = connect_with_code(request.GET.get("code", ""), callback_url())
     except ConnectError as exc:
         return _page(request, oauth_error=exc.message, status=400)
     return _connected(request, account)

@@ -1,6 +1,7 @@
 """Connecting a Bluesky account: the connect() function and the connect page, against the fake PDS."""
 
 import socket
+import time
 
 import pytest
 from django.db import connection
@@ -17,6 +18,7 @@ from tests.fakes.bluesky import (
     TWO_FACTOR,
     TWO_FACTOR_PASSWORD,
 )
+from tests.fakes.stalling import StallingServer
 
 URL = reverse("channels:connect-bluesky", kwargs={"slug": "acme"})
 
@@ -193,3 +195,22 @@ def test_it_forbids_viewers_to_connect_channels(client, cast, fake_bluesky):
     assert client.get(URL).status_code == 403
     assert post(client, fake_bluesky).status_code == 403
     assert fake_bluesky.logins == 0 and not Channel.objects.exists()
+
+
+# --- a server that does not answer in time -----------------------------------------------------
+
+
+@pytest.mark.parametrize("behaviour", ["stall", "trickle"])
+def test_it_gives_up_on_a_pds_that_does_not_answer_in_time(alice, settings, behaviour):
+    settings.WEB_NETWORK_DEADLINE = 2
+    with StallingServer(behaviour) as server:
+        started = time.monotonic()
+        response = post(alice, server)
+        took = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["pds_url"] == [
+        f"{server.netloc} did not answer within 2 seconds. Try again in a moment."
+    ]
+    assert took < 2 + 3
+    assert not Channel.objects.exists()

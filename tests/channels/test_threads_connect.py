@@ -1,6 +1,7 @@
 """Connecting Threads accounts through the views, against the fake Threads Graph server."""
 
 import logging
+import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +16,7 @@ from channels.adapters.base import ConnectError
 from channels.adapters.threads import authorization_url, connect_with_code
 from channels.connect.threads import STATE_SALT
 from channels.models import Channel
+from tests.fakes.stalling import StallingServer
 
 pytestmark = pytest.mark.django_db
 
@@ -268,3 +270,45 @@ def test_the_channel_list_links_to_the_threads_connect_page(client, cast, fake_t
     page = client.get(reverse("channels:list", kwargs={"slug": "acme"})).content.decode()
 
     assert f'href="{connect_page()}"' in page
+
+
+# --- Threads not answering in time -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("behaviour", ["stall", "trickle"])
+def test_it_gives_up_on_threads_when_it_does_not_answer_in_time(client, cast, settings, behaviour):
+    settings.WEB_NETWORK_DEADLINE = 2
+    client.force_login(cast.alice)
+    with StallingServer(behaviour) as server:
+        settings.THREADS_GRAPH_URL = f"{server.url}/v1.0"
+        started = time.monotonic()
+        response = client.post(connect_page(), {"access_token": "THL-some-token"})
+        took = time.monotonic() - started
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["access_token"] == [
+        "Threads did not answer within 2 seconds. Try again in a moment."
+    ]
+    assert took < 2 + 3
+    assert not Channel.objects.exists()
+
+
+def test_it_says_to_start_again_when_the_code_exchange_does_not_answer(client, cast, fake_threads, settings):
+    client.force_login(cast.alice)
+    started = client.post(start_url())
+    consent = requests.get(handoff(started), allow_redirects=False, timeout=5)
+    back = urlsplit(consent.headers["Location"])
+    settings.WEB_NETWORK_DEADLINE = 2
+    fake_threads.latency = 3  # Meta takes the code, and answers too late
+
+    began = time.monotonic()
+    response = client.get(f"{back.path}?{back.query}")
+
+    assert time.monotonic() - began < 2 + 3
+    assert response.status_code == 400
+    assert response.context["oauth_error"] == (
+        "Threads did not answer within 2 seconds. The sign-in code it sent can be used only once and may be "
+        "used up now, so please start again."
+    )
+    assert "Continue to Threads" in response.content.decode()  # the way to start again
+    assert not Channel.objects.exists()
