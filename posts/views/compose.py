@@ -28,7 +28,7 @@ from django.core.cache import cache as django_cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
@@ -223,16 +223,32 @@ def _parse_local(value: str, tz: zoneinfo.ZoneInfo) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    if not 2 <= parsed.year <= 9998:
+        return None  # a day from the calendar's edge: converting it between zones would overflow
     if parsed.tzinfo is not None:
         return parsed
     return local_to_utc(parsed, tz)
 
 
+def _without_nul(data: QueryDict) -> QueryDict:
+    """The form without NUL characters, which no one types and PostgreSQL refuses to store."""
+    if not any("\x00" in value for _, values in data.lists() for value in values):
+        return data
+    clean = QueryDict(mutable=True)
+    for key, values in data.lists():
+        clean.setlist(key, [value.replace("\x00", "") for value in values])
+    return clean
+
+
 def read_state(request, by_code: dict[str, Channel], post: Post | None) -> tuple[ComposerState, dict]:
     """The composer as posted. Returns the state and errors about the form itself."""
-    data = request.POST
+    data = _without_nul(request.POST)
     errors: dict[str, list[str]] = {}
     texts = data.getlist("part") or [""]
+    if len(texts) > MAX_PARTS:  # only a form made elsewhere: the page stops adding parts there
+        errors["text"] = [
+            f"A thread has at most {MAX_PARTS} parts: the parts after part {MAX_PARTS} were left out."
+        ]
     texts = texts[:MAX_PARTS]
     parts = [PartState(text=text) for text in texts]
     chosen_set = set(data.getlist("channels"))
@@ -428,6 +444,13 @@ def split_part(state: ComposerState, index: int, by_code: dict[str, Channel], er
         return
     options = composing.post_options(composing.Draft(parts=[], channels=[], options=state.options))
     counters = [network_counter(channel.adapter(), options) for channel in chosen]
+    for channel, (count, limit) in zip(chosen, counters, strict=True):
+        if count("x") > limit:  # the splitter would cut the text to single letters, slowly, in vain
+            errors.setdefault(key, []).append(
+                f"Not even one letter fits in a part on {channel.handle} with these options: "
+                "shorten the content warning first."
+            )
+            return
     pieces = split_for(part.text, counters, numbering=state.numbering)
     if len(pieces) <= 1:
         state.notes.setdefault(key, []).append("This part already fits every chosen channel.")
@@ -835,7 +858,8 @@ def media_update(request, code):
     change to an approved post goes through approval again.
     """
     media = get_for_workspace(Media, request.workspace, code=code)
-    alt = request.POST.get(f"alt-{media.code}", request.POST.get("alt_text", ""))
+    data = _without_nul(request.POST)
+    alt = data.get(f"alt-{media.code}", data.get("alt_text", ""))
     if media.part_id is not None:
         return HttpResponse("This image belongs to a post: its alt text is saved with the post.", status=409)
     Media.objects.filter(pk=media.pk).update(alt_text=alt.strip()[:MAX_ALT_TEXT])

@@ -575,6 +575,14 @@ def test_it_splits_a_long_text_for_the_strictest_network(client, cast, two):
     assert not Post.objects.exists()
 
 
+def test_it_refuses_to_split_when_the_content_warning_alone_is_too_long(client, cast, mastodon_channel):
+    client.force_login(cast.alice)
+    data = form([mastodon_channel], "A text to split " * 40, content_warning="w" * 600, action="split-0")
+    page = client.post(url("split-thread"), data, HTTP_HX_REQUEST="true").content.decode()
+    assert textareas(page, "part") == ["A text to split " * 40]
+    assert "shorten the content warning first" in element(page, "text-0-errors")
+
+
 def test_it_adds_and_removes_parts_without_javascript(client, cast, two):
     client.force_login(cast.alice)
     page = client.post(url("compose"), form(two, "First", action="add-part")).content.decode()
@@ -741,3 +749,96 @@ def test_it_renders_with_a_constant_number_of_queries(client, cast, posts, chann
     assert counts[0] == counts[1], counts
     assert edit_counts[0] == edit_counts[1], edit_counts
     assert validate_counts[0] == validate_counts[1], validate_counts
+
+
+# --- garbage in every field: a form with sentences, never a server error ------------------------
+
+UNKNOWN = "5b0c8c3e-7d4f-4c1a-9a57-0e9b6c1d2f3a"
+GARBAGE = {
+    "unreadable date": {"mode": "at", "at": "next Tuesday-ish"},
+    "impossible date": {"mode": "at", "at": "2026-13-45T25:61"},
+    "date past the calendar's end": {"mode": "at", "at": "9999-12-31T23:59", "zone": "America/New_York"},
+    "date before the calendar's start": {"mode": "at", "at": "0001-01-01T00:30", "zone": "Asia/Tokyo"},
+    "offset past the calendar's end": {"mode": "at", "at": "9999-12-31T23:59-12:00"},
+    "date with a silly offset": {"mode": "at", "at": "2026-05-04T09:00+99:00"},
+    "huge year": {"mode": "at", "at": "99999999-01-01T00:00"},
+    "unknown zone": {"mode": "at", "at": "2030-05-04T09:00", "zone": "Mars/Olympus_Mons"},
+    "zone that is a path": {"mode": "at", "at": "2030-05-04T09:00", "zone": "../../../etc/passwd"},
+    "unknown mode": {"mode": "whenever"},
+    "unknown channel codes": {"channels": ["not-a-code", UNKNOWN, ""]},
+    "unknown visibility": {"visibility": "everyone"},
+    "unknown language": {"language": "klingon"},
+    "link that is a script": {"link_attachment": "javascript:alert(1)"},
+    "overlong text": {"part": ["word " * 12_000]},
+    "overlong content warning": {"content_warning": "x" * 20_000},
+    "overlong topic tag": {"topic_tag": "#" * 5_000},
+    "overlong link": {"link_attachment": "https://example.org/" + "a" * 20_000},
+    "too many parts": {"part": [f"Part {n}" for n in range(500)]},
+    "no parts at all": {"part": []},
+    "split of no number": {"action": "split-x"},
+    "split of a missing part": {"action": "split-999"},
+    "removal of a missing part": {"action": "remove-part-999"},
+    "removal of no number": {"action": "remove-part-"},
+    "negative number of parts": {"action": "parts", "nparts": "-3"},
+    "unreadable number of parts": {"action": "parts", "nparts": "three"},
+    "enormous number of parts": {"action": "parts", "nparts": "9" * 400},
+    "unknown action": {"action": "launch-missiles"},
+    "unknown image": {"media-0": ["not-a-code", UNKNOWN], f"alt-{UNKNOWN}": "x"},
+    "image of a missing part": {"media-999": [UNKNOWN]},
+    "override for an unknown channel": {f"override-{UNKNOWN}-0": "Hello", "override-x-y": "z"},
+    "edit of an unknown post": {"editing": "not-a-code"},
+}
+
+
+@pytest.mark.parametrize("garbage", GARBAGE.values(), ids=GARBAGE.keys())
+def test_it_answers_garbage_in_any_field_with_sentences(client, cast, two, garbage):
+    client.force_login(cast.alice)
+    client.post(url("compose"), form(two, "Saved before", mode="draft"))
+    saved = Post.objects.get()
+    edit = url("edit", code=saved.code)
+    data = {**form(two, "a" * 301, "Second part"), **garbage}  # too long for Bluesky: never saved
+    for target in (url("compose"), url("compose-validate"), url("split-thread"), edit):
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            response = client.post(target, data, **headers)
+            assert response.status_code == 200, (target, headers)
+    for target in (url("compose"), edit):
+        page = client.post(target, data).content.decode()
+        if "action" in garbage:  # a button that cannot apply leaves the form as it was
+            assert textareas(page, "part") == data["part"]
+        else:
+            assert "The post was not saved" in page
+            assert re.search(r'<p class="error" role="alert">\w[^<]+\.</p>', page), (
+                "no sentence says what is wrong"
+            )
+    assert Post.objects.get() == saved
+    assert list(saved.parts.values_list("text", flat=True)) == ["Saved before"]
+
+
+def test_it_answers_garbage_in_the_address_with_the_composer(client, cast, two):
+    client.force_login(cast.alice)
+    for query in (
+        {"at": "9999-12-31T23:59", "zone": "America/New_York"},
+        {"at": "0001-01-01T00:00", "zone": "Asia/Tokyo"},
+        {"at": "soon", "channel": "nope", "zone": "Nowhere/Land"},
+    ):
+        response = client.get(url("compose"), query)
+        assert response.status_code == 200
+        assert 'value="queue" id="mode-queue" checked' in response.content.decode()
+
+
+def test_it_leaves_out_nul_characters_which_postgresql_cannot_store(client, cast, mastodon_channel):
+    client.force_login(cast.alice)
+    media_code = uploaded_code(upload(client, image_bytes()))
+    data = form([mastodon_channel], "Hello\x00 world", mode="draft", content_warning="care\x00ful")
+    data.update({f"override-{mastodon_channel.code}-0": "Hi\x00 there", "media-0": media_code})
+    data[f"alt-{media_code}"] = "A red\x00 square"
+    response = client.post(url("compose"), data)
+    assert response.status_code == 302
+    post = Post.objects.get()
+    assert post.parts.get().text == "Hello world"
+    assert post.options["content_warning"] == "careful"
+    assert post.deliveries.get().text_overrides == ["Hi there"]
+    assert post.parts.get().media.get().alt_text == "A red square"
+    other = uploaded_code(upload(client, image_bytes()))
+    client.post(url("media-update", code=other), {f"alt-{other}": "Blue\x00 sky"}, HTTP_HX_REQUEST="true")
+    assert Media.objects.get(code=other).alt_text == "Blue sky"
