@@ -84,6 +84,9 @@ def test_it_shows_each_networks_options_while_one_of_its_channels_is_chosen(page
     expect(warning).to_have_value("Spoilers")
     expect(page.locator(f"#panel-{mastodon.code}")).to_contain_text("Spoilers")
 
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the options fit, no sideways scroll
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
 
 def record_dialogs(page, accept: bool) -> list[str]:
     """Answers every dialog (accept: leave the page, or dismiss: stay) and lists their types."""
