@@ -267,7 +267,9 @@ class PostOut(Schema):
     code: UUID
     status: PostStatus
     mode: Mode
-    scheduled_at: datetime | None
+    scheduled_at: datetime | None = Field(
+        description="When its first delivery goes out (each delivery has its own scheduled_for)"
+    )
     author: str | None
     approved_by: str | None
     created: datetime

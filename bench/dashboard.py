@@ -107,7 +107,6 @@ def seed_scale(owner, *, posts: int, channels: int, workspaces: int, prefix: str
                     author=owner,
                     status=post_status[status],
                     mode="draft" if status == "draft" else ("queue" if in_queue else "at"),
-                    scheduled_at=when if not in_queue else None,
                     created=(when or at) - timedelta(days=1),
                 )
                 for channel, status, when, in_queue in chunk

@@ -72,7 +72,6 @@ def burst(owner, channels: list, count: int, at: datetime, label: str = "Burst")
                     author=owner,
                     status=Post.Status.SCHEDULED,
                     mode=Post.Mode.AT,
-                    scheduled_at=at,
                 )
                 for channel in chosen
             ]
@@ -102,7 +101,7 @@ def make_due_at(delivery_ids, at: datetime, spread: float = 0.0) -> dict[int, da
 
     Set after creation, so creating them cannot make them late. Returns {delivery id: due time}.
     """
-    from posts.models import Delivery, Post
+    from posts.models import Delivery
 
     ids = list(delivery_ids)
     step = spread / len(ids) if ids else 0.0
@@ -111,12 +110,9 @@ def make_due_at(delivery_ids, at: datetime, spread: float = 0.0) -> dict[int, da
         chunk = ids[start : start + BATCH]
         if not spread:
             Delivery.objects.filter(pk__in=chunk).update(scheduled_for=at, next_attempt_at=at)
-            Post.objects.filter(deliveries__pk__in=chunk).update(scheduled_at=at)
             continue
         deliveries = list(Delivery.objects.filter(pk__in=chunk).only("pk", "post_id"))
         for delivery in deliveries:
             delivery.scheduled_for = delivery.next_attempt_at = due[delivery.pk]
         Delivery.objects.bulk_update(deliveries, ["scheduled_for", "next_attempt_at"])
-        posts = [Post(pk=d.post_id, scheduled_at=due[d.pk]) for d in deliveries]
-        Post.objects.bulk_update(posts, ["scheduled_at"])
     return due

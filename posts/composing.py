@@ -27,6 +27,10 @@ class PostInvalid(Exception):
         self.errors = errors
 
 
+# The composer's and the API's mode for an edit that leaves every delivery at its own time.
+KEEP = "keep"
+
+
 @dataclass
 class Draft:
     """What the composer or an API client sends."""
@@ -91,24 +95,29 @@ def validate(draft: Draft, workspace) -> tuple[dict[str, list[str]], dict[str, V
     return errors, results
 
 
-def _check_schedule(draft: Draft, errors: dict) -> None:
+def _check_schedule(
+    draft: Draft, errors: dict, *, mode: str, timed: set[int], post: Post | None = None
+) -> None:
+    """`mode` is the post's mode once saved; `timed` the ids of channels whose delivery keeps its time."""
     if draft.mode == Post.Mode.AT:
         if draft.scheduled_at is None:
             errors.setdefault("scheduled_at", []).append("Choose a date and time.")
         elif draft.scheduled_at < now() - timedelta(minutes=1):
             errors.setdefault("scheduled_at", []).append("That time has passed: choose a time in the future.")
     for channel in draft.channels:
-        if draft.mode == Post.Mode.DRAFT:
+        if mode == Post.Mode.DRAFT:
             continue
         if channel.network == "threads" and channel.status == Channel.Status.ACTIVE:
-            _check_daily_quota(channel, draft, errors)
+            _check_daily_quota(channel, draft, errors, post)
         if channel.status == Channel.Status.NEEDS_RECONNECT:
             errors.setdefault("channels", []).append(
                 f"{channel} needs reconnecting before posts can be scheduled."
             )
-        elif channel.status == Channel.Status.PAUSED and draft.mode in (Post.Mode.QUEUE, Post.Mode.NOW):
+        elif channel.pk in timed:
+            continue  # it keeps its time: neither a paused queue nor missing slots stop an edit
+        elif channel.status == Channel.Status.PAUSED and mode in (Post.Mode.QUEUE, Post.Mode.NOW):
             errors.setdefault("channels", []).append(f"{channel}'s queue is paused: resume it first.")
-        elif draft.mode == Post.Mode.QUEUE and not channel.slots.exists():
+        elif mode == Post.Mode.QUEUE and not channel.slots.exists():
             errors.setdefault("channels", []).append(
                 f"{channel} has no posting times yet: set its schedule, or pick a date and time."
             )
@@ -117,7 +126,7 @@ def _check_schedule(draft: Draft, errors: dict) -> None:
 THREADS_DAILY_POSTS = 250
 
 
-def _check_daily_quota(channel, draft: Draft, errors: dict) -> None:
+def _check_daily_quota(channel, draft: Draft, errors: dict, post: Post | None = None) -> None:
     """Threads allows 250 posts per profile in any 24 hours: refuse to schedule beyond that.
 
     Counted from our own deliveries within a day either side of the new post's time, which is
@@ -131,12 +140,16 @@ def _check_daily_quota(channel, draft: Draft, errors: dict) -> None:
     else:
         when = now()
     limit = int((channel.limits or {}).get("daily_posts") or THREADS_DAILY_POSTS)
-    used = Delivery.objects.filter(
-        channel=channel,
-        status__in=[*Delivery.ACTIVE_STATUSES, Delivery.Status.PUBLISHED],
-        scheduled_for__gt=when - timedelta(hours=24),
-        scheduled_for__lt=when + timedelta(hours=24),
-    ).count()
+    used = (
+        Delivery.objects.filter(
+            channel=channel,
+            status__in=[*Delivery.ACTIVE_STATUSES, Delivery.Status.PUBLISHED],
+            scheduled_for__gt=when - timedelta(hours=24),
+            scheduled_for__lt=when + timedelta(hours=24),
+        )
+        .exclude(post=post)  # an edited post's own delivery is not one more
+        .count()
+    )
     if used >= limit:
         errors.setdefault("channels", []).append(
             f"{channel} already has {used} posts within a day of that time; Threads allows {limit} a day. "
@@ -145,29 +158,41 @@ def _check_daily_quota(channel, draft: Draft, errors: dict) -> None:
 
 
 def compose(*, workspace, membership, draft: Draft, post: Post | None = None) -> Post:
-    """Create (or replace the content of) a post and schedule it as `draft.mode` says."""
-    errors, _ = (
-        validate(draft, workspace) if draft.mode != Post.Mode.DRAFT else _draft_checks(draft, workspace)
-    )
-    _check_schedule(draft, errors)
+    """Create a post, or change one in place, and schedule it as `draft.mode` says.
+
+    Editing keeps each delivery (its code, attempt log, published parts and, with mode KEEP, its own
+    time as moved in the calendar or queue); a channel taken off drops its delivery, one added gets a
+    new delivery timed by the post's mode. Any other mode gives every delivery the new time.
+    """
+    keep = draft.mode == KEEP
+    timed: set[int] = set()
+    if keep:
+        if post is not None:
+            timed = set(
+                post.deliveries.filter(scheduled_for__isnull=False).values_list("channel_id", flat=True)
+            )
+        if post is None or post.mode == Post.Mode.DRAFT or not timed:
+            raise PostInvalid({"mode": ["This post has no time yet: choose when it goes out."]})
+    mode = post.mode if keep else draft.mode
+    errors, _ = validate(draft, workspace) if mode != Post.Mode.DRAFT else _draft_checks(draft, workspace)
+    _check_schedule(draft, errors, mode=mode, timed=timed, post=post)
     if errors:
         raise PostInvalid(errors)
-    approval = draft.mode != Post.Mode.DRAFT and needs_approval(membership, workspace)
+    approval = mode != Post.Mode.DRAFT and needs_approval(membership, workspace)
     with transaction.atomic():
+        existing: dict[int, Delivery] = {}
         if post is None:
             post = Post(workspace=workspace, author=membership.user)
         else:
-            if post.deliveries.filter(
-                status__in=[Delivery.Status.PUBLISHING, Delivery.Status.QUEUED, Delivery.Status.PUBLISHED]
-            ).exists():
+            # Locked: the dispatcher skips locked rows, so none is handed out while it changes.
+            existing = {d.channel_id: d for d in post.deliveries.select_for_update()}
+            if any(d.status in Delivery.BUSY_STATUSES for d in existing.values()):
                 raise PostInvalid(
                     {"post": ["This post is being published or was published: it can't be changed."]}
                 )
-            post.deliveries.all().delete()
             Media.objects.filter(part__post=post).update(part=None)
             post.parts.all().delete()
-        post.mode = draft.mode
-        post.scheduled_at = draft.scheduled_at if draft.mode == Post.Mode.AT else None
+        post.mode = mode
         post.options = PostOptions.known(draft.options)
         post.status = Post.Status.PENDING_APPROVAL if approval else Post.Status.DRAFT
         post.approved_by = None
@@ -177,10 +202,34 @@ def compose(*, workspace, membership, draft: Draft, post: Post | None = None) ->
             part = PostPart.objects.create(post=post, index=index, text=text)
             for position, media in enumerate(draft.media.get(index, [])):
                 Media.objects.filter(pk=media.pk, workspace=workspace).update(part=part, position=position)
+        chosen = {channel.pk for channel in draft.channels}
+        Delivery.objects.filter(pk__in=[d.pk for c, d in existing.items() if c not in chosen]).delete()
+        at = now()
+        # A channel added to a post kept at a fixed time goes out at that time (the earliest, if moved).
+        kept_time = min(
+            (d.scheduled_for for d in existing.values() if d.scheduled_for and not d.in_queue), default=None
+        )
         for channel in draft.channels:
-            overrides = draft.overrides.get(str(channel.code), [])
-            Delivery.objects.create(post=post, channel=channel, text_overrides=overrides)
-        if draft.mode != Post.Mode.DRAFT and not approval:
+            delivery = existing.get(channel.pk)
+            if delivery is None:
+                delivery = Delivery(post=post, channel=channel)
+                if keep and mode == Post.Mode.AT and kept_time:
+                    delivery.scheduled_for = delivery.next_attempt_at = max(kept_time, at)
+            delivery.text_overrides = draft.overrides.get(str(channel.code), [])
+            if mode == Post.Mode.DRAFT:
+                delivery.scheduled_for = delivery.next_attempt_at = None
+                delivery.in_queue = False
+            elif not keep:
+                # A new time for every delivery: fixed, or placed by schedule() (queue, now).
+                fixed = draft.scheduled_at if mode == Post.Mode.AT else None
+                delivery.scheduled_for = delivery.next_attempt_at = fixed
+                delivery.in_queue = False
+            elif delivery.scheduled_for and delivery.status in Delivery.WAS_DUE_STATUSES:
+                # Kept, and it was already due (failed, held, overdue): it goes out as soon as it can.
+                delivery.scheduled_for = max(delivery.scheduled_for, at)
+            delivery.status = Delivery.Status.DRAFT
+            delivery.save()
+        if mode != Post.Mode.DRAFT and not approval:
             schedule(post)
     if approval:
         notify.approval_requested(post)
@@ -196,23 +245,40 @@ def _draft_checks(draft: Draft, workspace):
 
 
 def schedule(post: Post) -> None:
-    """Give every delivery of an approved (or approval-free) post its time, per the post's mode."""
+    """Give every delivery of an approved (or approval-free) post its time and make it due.
+
+    A delivery that has a time keeps it (set by "at a time", or kept through an edit); one placed in
+    the queue whose slot has passed (the approval came late) takes the next free slot; one without a
+    time is timed by the post's mode: now, the post's fixed time, or the channel's next free slot.
+    """
     at = now()
     with transaction.atomic():
-        for delivery in post.deliveries.select_related("channel", "channel__workspace").select_for_update():
-            if post.mode == Post.Mode.NOW:
-                when, in_queue = at, False
-            elif post.mode == Post.Mode.AT:
-                when, in_queue = max(post.scheduled_at, at), False
-            else:
+        deliveries = list(post.deliveries.select_related("channel", "channel__workspace").select_for_update())
+        fixed_times = [d.scheduled_for for d in deliveries if d.scheduled_for and not d.in_queue]
+        for delivery in deliveries:
+            when, in_queue = delivery.scheduled_for, delivery.in_queue
+            if when is not None and when < at - timedelta(minutes=1):
+                if not in_queue:
+                    raise PostInvalid(
+                        {"scheduled_at": ["Its time has passed: edit the post and pick a new time."]}
+                    )
+                when = None
+            if when is not None:
+                when = max(when, at)
+            elif post.mode == Post.Mode.AT and fixed_times:
+                when, in_queue = max(min(fixed_times), at), False
+            elif post.mode == Post.Mode.QUEUE:
                 slots = scheduling.next_free_slots(delivery.channel, 1, after=at)
                 if not slots:
                     raise PostInvalid({"channels": [f"{delivery.channel} has no posting times yet."]})
                 when, in_queue = slots[0], True
+            else:
+                when, in_queue = at, False
             delivery.status = Delivery.Status.SCHEDULED
             delivery.scheduled_for = when
             delivery.next_attempt_at = when
             delivery.in_queue = in_queue
+            delivery.attempts = 0
             delivery.last_error = ""
             delivery.save(
                 update_fields=[
@@ -220,6 +286,7 @@ def schedule(post: Post) -> None:
                     "scheduled_for",
                     "next_attempt_at",
                     "in_queue",
+                    "attempts",
                     "last_error",
                     "updated",
                 ]
@@ -238,8 +305,6 @@ def approve(post: Post, membership) -> None:
         and not membership.can(Perm.MANAGE_WORKSPACE)
     ):
         raise PostInvalid({"post": ["Someone else must approve your post."]})
-    if post.mode == Post.Mode.AT and post.scheduled_at and post.scheduled_at < now() - timedelta(minutes=1):
-        raise PostInvalid({"scheduled_at": ["Its time has passed: edit the post and pick a new time."]})
     with transaction.atomic():
         post.approved_by = membership.user
         post.approved_at = now()
@@ -288,7 +353,13 @@ def cancel(post: Post) -> None:
             raise PostInvalid(
                 {"post": ["Part of this post is out or going out now; it can't be unscheduled."]}
             )
-        post.deliveries.update(status=Delivery.Status.DRAFT, in_queue=False, updated=now())
+        post.deliveries.update(
+            status=Delivery.Status.DRAFT,
+            scheduled_for=None,
+            next_attempt_at=None,
+            in_queue=False,
+            updated=now(),
+        )
         Post.objects.filter(pk=post.pk).update(status=Post.Status.DRAFT, mode=Post.Mode.DRAFT, updated=now())
 
 

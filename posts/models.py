@@ -54,8 +54,7 @@ class Post(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="posts")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.DRAFT)
-    # For mode "at": the instant chosen (UTC). Queue and "now" times live on each delivery.
-    scheduled_at = models.DateTimeField(null=True, blank=True)
+    # When it goes out lives on each delivery only (Delivery.scheduled_for): see first_time().
     # PostOptions fields (language, content_warning, visibility, sensitive, link_card, topic_tag, ...).
     options = models.JSONField(default=dict, blank=True)
     approved_by = models.ForeignKey(
@@ -77,6 +76,10 @@ class Post(models.Model):
     def __str__(self) -> str:
         first = self.parts.first() if self.pk else None
         return excerpt(first.text if first else "", 40) or f"Post {self.code}"
+
+    def first_time(self):
+        """When the first of its deliveries goes out, or None (reads prefetched deliveries if any)."""
+        return min((d.scheduled_for for d in self.deliveries.all() if d.scheduled_for), default=None)
 
     def post_options(self) -> PostOptions:
         return PostOptions.from_dict(self.options)
@@ -275,6 +278,10 @@ class Delivery(models.Model):
         NEEDS_ATTENTION = "needs_attention", "Needs attention"
 
     ACTIVE_STATUSES = (Status.SCHEDULED, Status.QUEUED, Status.PUBLISHING, Status.HELD)
+    # Out or going out: its post can no longer be changed, unscheduled or deleted.
+    BUSY_STATUSES = (Status.QUEUED, Status.PUBLISHING, Status.PUBLISHED)
+    # Its time has come at least once (an edit that keeps the time sends these out at once if it passed).
+    WAS_DUE_STATUSES = (Status.SCHEDULED, Status.HELD, Status.FAILED, Status.NEEDS_ATTENTION)
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     post = models.ForeignKey(Post, models.CASCADE, related_name="deliveries")

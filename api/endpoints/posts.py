@@ -225,8 +225,11 @@ def _current(post: Post) -> dict:
         ],
         "overrides": {d.channel.code: list(d.text_overrides) for d in deliveries if d.text_overrides},
         "options": post.options or {},
-        "mode": post.mode,
-        "scheduled_at": post.scheduled_at,
+        # Left out of a change, the post keeps each delivery's own time (moved in the calendar or queue).
+        "mode": composing.KEEP
+        if post.mode != Post.Mode.DRAFT and any(d.scheduled_for for d in deliveries)
+        else post.mode,
+        "scheduled_at": None,
         "timezone": None,
     }
 
@@ -237,8 +240,10 @@ def _current(post: Post) -> dict:
     summary="Change a post",
     description=(
         "Fields left out keep their values (`options` and `parts` are replaced whole when given). "
-        "Refused once any delivery is being published or published. Changing `mode` schedules or "
-        "unschedules the post."
+        "Without `mode`, each delivery keeps its own time (as moved in the calendar or queue) and its "
+        "code, attempts and published parts; a channel added gets a new delivery. Giving `mode` "
+        "reschedules every delivery (or unschedules the post, with draft). Refused once any delivery "
+        "is being published or published."
     ),
 )
 def update_post(request, code: UUID, payload: PostPatch):

@@ -290,7 +290,7 @@ def read_state(request, by_code: dict[str, Channel], post: Post | None) -> tuple
     if link and not re.match(r"https?://\S+\.\S+$", link, re.IGNORECASE):
         errors["link_attachment"] = ["Enter a full web address starting with https://."]
     mode = data.get("mode", Post.Mode.QUEUE)
-    if mode not in Post.Mode.values:
+    if mode not in Post.Mode.values and not (mode == composing.KEEP and _kept_times(post)):
         mode = Post.Mode.QUEUE
     zone = data.get("zone", "").strip()
     if not _zone(zone):
@@ -350,8 +350,36 @@ def state_from_post(request, post: Post, channels: list[Channel]) -> ComposerSta
     zone = first.timezone_name if first else request.workspace.timezone
     options = {**_default_options(request), "language": ""}
     options.update({k: v for k, v in (post.options or {}).items() if k in options})
-    at = _local_input(post.scheduled_at, zoneinfo.ZoneInfo(zone)) if post.scheduled_at else ""
-    return ComposerState(parts=parts, chosen=chosen, options=options, mode=post.mode, at=at, zone=zone)
+    # An edit keeps each delivery's own time (moved in the calendar or the queue) unless the user picks
+    # another; "at a date and time" is offered with the earliest of them.
+    kept = _kept_times(post)
+    fixed = [when for _, when, in_queue in kept if not in_queue]
+    at = _local_input(min(fixed), zoneinfo.ZoneInfo(zone)) if fixed else ""
+    mode = composing.KEEP if kept else post.mode
+    return ComposerState(parts=parts, chosen=chosen, options=options, mode=mode, at=at, zone=zone)
+
+
+def _kept_times(post: Post | None) -> list[tuple[Channel, datetime, bool]]:
+    """(channel, time, in the queue) of each delivery an edit can keep at its time, in time order."""
+    if post is None or post.mode == Post.Mode.DRAFT:
+        return []
+    deliveries = post.deliveries.filter(scheduled_for__isnull=False).select_related(
+        "channel", "channel__workspace"
+    )
+    return [(d.channel, d.scheduled_for, d.in_queue) for d in deliveries.order_by("scheduled_for", "id")]
+
+
+def _keep_label(kept) -> str:
+    if not kept:
+        return ""
+    shown = []
+    for channel, when, in_queue in kept:
+        local = when.astimezone(channel.tz)
+        where = "queue slot, " if in_queue else ""
+        shown.append(
+            f"{channel}: {local:%a} {local.day} {local:%b %Y, %H:%M} ({where}{channel.timezone_name})"
+        )
+    return "; ".join(shown)
 
 
 def to_draft(state: ComposerState, by_code: dict[str, Channel]) -> tuple[composing.Draft, dict]:
@@ -597,6 +625,8 @@ def _submit_label(state: ComposerState, needs_approval: bool) -> str:
         return "Save draft"
     if needs_approval:
         return "Submit for approval"
+    if state.mode == composing.KEEP:
+        return "Save changes"
     return {Post.Mode.NOW: "Share now", Post.Mode.QUEUE: "Add to queue"}.get(state.mode, "Schedule")
 
 
@@ -666,6 +696,7 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
         for message in messages_
     ]
     needs_approval = composing.needs_approval(request.membership, request.workspace)
+    kept = _kept_times(post)
     zones = list(dict.fromkeys([state.zone] + [by_code[c].timezone_name for c in state.chosen]))
     if post is not None:
         form_action = reverse("posts:edit", kwargs={"slug": request.workspace.slug, "code": post.code})
@@ -683,7 +714,8 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
         "other_errors": other,
         # The summary says the post was not saved, which is only news after the main button.
         "has_errors": bool(errors) and request.POST.get("action", "submit") in ("", "submit"),
-        "modes": MODES,
+        "modes": [(composing.KEEP, "Keep its time")] + MODES if kept else MODES,
+        "kept_times": _keep_label(kept),
         "visibilities": VISIBILITIES,
         "languages": LANGUAGES,
         "zone_options": _zone_options(state.zone),

@@ -202,7 +202,7 @@
     }
   }
 
-  const LABELS = { now: "labelNow", queue: "labelQueue", at: "labelAt", draft: "labelDraft" };
+  const LABELS = { now: "labelNow", queue: "labelQueue", at: "labelAt", draft: "labelDraft", keep: "labelKeep" };
 
   function showMode() {
     const checked = form.querySelector("input[name=mode]:checked");

@@ -16,6 +16,7 @@ from django.utils.timezone import now
 from PIL import Image
 
 from channels.models import Channel
+from posts import scheduling
 from posts.models import Delivery, Media, Post, PostingSlot, PostPart
 from posts.scheduling import resolve_local
 
@@ -842,3 +843,24 @@ def test_it_leaves_out_nul_characters_which_postgresql_cannot_store(client, cast
     other = uploaded_code(upload(client, image_bytes()))
     client.post(url("media-update", code=other), {f"alt-{other}": "Blue\x00 sky"}, HTTP_HX_REQUEST="true")
     assert Media.objects.get(code=other).alt_text == "Blue sky"
+
+
+def test_an_edit_keeps_the_time_a_post_was_moved_to(client, cast, two):
+    client.force_login(cast.alice)
+    client.post(url("compose"), form(two, "Original", mode="at", at="2030-05-04T09:00"))
+    post = Post.objects.get()
+    mastodon = post.deliveries.get(channel=two[0])
+    codes = set(post.deliveries.values_list("code", flat=True))
+    moved = datetime(2030, 5, 6, 14, 0, tzinfo=UTC)
+    scheduling.reschedule(mastodon, moved)  # dragged in the calendar
+
+    page = client.get(url("edit", code=post.code)).content.decode()
+    assert 'value="keep" id="mode-keep" checked' in page
+    assert "Mon 6 May 2030, 16:00" in element(page, "kept-times")
+    response = client.post(url("edit", code=post.code), form(two, "Edited", mode="keep"))
+
+    assert response.status_code == 302
+    assert set(post.deliveries.values_list("code", flat=True)) == codes
+    assert post.deliveries.get(channel=two[0]).scheduled_for == moved
+    assert post.deliveries.get(channel=two[1]).scheduled_for == datetime(2030, 5, 4, 7, 0, tzinfo=UTC)
+    assert list(post.parts.values_list("text", flat=True)) == ["Edited"]
