@@ -94,10 +94,13 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def row(*, key: str, index: int, text: str, network: str, options: dict, media: list) -> dict:
+def row(
+    *, key: str, index: int, text: str, network: str, options: dict, media: list, link_card: bool = True
+) -> dict:
     """Part `index` (its text and Media) as the network shows it; `key` keeps its element ids unique
-    on the page (a channel's code in the composer, a delivery's on the review pages)."""
-    link = "" if media else card_url(network, text, index, options)
+    on the page (a channel's code in the composer, a delivery's on the review pages). With `link_card`
+    off, no link card is fetched (the card view is for members who compose)."""
+    link = "" if media or not link_card else card_url(network, text, index, options)
     return {
         "number": index + 1,
         "segments": segments(text, network),

@@ -89,11 +89,11 @@ def deliveries_for_display(queryset):
     )
 
 
-def outgoing(post: Post, deliveries) -> list[dict]:
+def outgoing(post: Post, deliveries, *, link_cards: bool) -> list[dict]:
     """What goes out on each channel, channels that publish the same text together: each part's text
     (the channel's own or the post's, read as the publisher reads it), its images and each channel's
-    preview. Uses the post's parts and media and the deliveries' channels as loaded: prefetched, it
-    runs no query."""
+    preview (with link cards if `link_cards`: the member may fetch them). Uses the post's parts and
+    media and the deliveries' channels as loaded: prefetched, it runs no query."""
     parts = list(post.parts.all())
     options = post.options or {}
     groups: dict[tuple[str, ...], dict] = {}
@@ -126,6 +126,7 @@ def outgoing(post: Post, deliveries) -> list[dict]:
                 network=channel.network,
                 options=options,
                 media=list(part.media.all()),
+                link_card=link_cards,
             )
             for part, text in zip(parts, texts, strict=True)
         ]
@@ -146,7 +147,7 @@ def detail_context(request, post: Post) -> dict:
     parts = list(post.parts.all())
     for part in parts:
         part.preview_media = [previews.media_item(m) for m in part.media.all()]
-    post.outgoing = outgoing(post, deliveries)
+    post.outgoing = outgoing(post, deliveries, link_cards=request.membership.can(Perm.COMPOSE))
     # Edit only while nothing is out or going out (composing.compose refuses otherwise).
     locked = any(d.status in (S.QUEUED, S.PUBLISHING, S.PUBLISHED) for d in deliveries)
     return {

@@ -96,10 +96,11 @@ def _render_approvals(request, refused: Post | None = None, status: int = 200):
         posts = [refused if p.pk == refused.pk else p for p in posts]
         if all(p.pk != refused.pk for p in posts):
             posts.insert(0, refused)
+    link_cards = request.membership.can(Perm.COMPOSE)
     for post in posts:
         if not hasattr(post, "can_approve"):
             post.can_approve = can_approve(post, request.membership)
-        post.outgoing = outgoing(post, post.deliveries.all())
+        post.outgoing = outgoing(post, post.deliveries.all(), link_cards=link_cards)
     return render(request, "posts/approvals.html", {"page": page, "posts": posts}, status=status)
 
 

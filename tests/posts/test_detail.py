@@ -74,7 +74,7 @@ def test_it_shows_what_goes_out_on_each_channel_with_its_preview(
         cast.alice,
         cast.workspace,
         [mastodon_channel, bluesky],
-        ["1/2 The opening https://example.org/spring", "2/2 The ending"],
+        ["1/2 The opening https://example.org/spring today", "2/2 The ending"],
         mode=Post.Mode.DRAFT,
         media={1: [square]},
         overrides={str(bluesky.code): [None, "2/2 The short ending for Bluesky"]},
@@ -97,6 +97,13 @@ def test_it_shows_what_goes_out_on_each_channel_with_its_preview(
     assert '<span class="pv-link">example.org/spring</span>' in mastodon
     assert '<div class="pv pv-bluesky">' in own
     assert '<p class="pv-text">2/2 The short ending for Bluesky</p>' in own
+    # Viewers may not fetch link cards (the composer's card view): their previews leave them out.
+    card_view = reverse("posts:link-card-preview", kwargs={"slug": "acme"})
+    assert card_view not in html
+    client.force_login(cast.carol)
+    assert (
+        f"{card_view}?url=https%3A%2F%2Fexample.org%2Fspring" in client.get(detail_url(post)).content.decode()
+    )
 
 
 def test_it_polls_the_status_of_a_delivery_about_to_go_out(client, cast, mastodon_channel):
