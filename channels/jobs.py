@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from channels.adapters.base import AdapterError, AuthorizationLost
 from channels.models import Channel, Network
+from posts import channel_auth
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def refresh_threads_tokens(now: datetime | None = None) -> dict[str, int]:
         try:
             credentials = channel.adapter().refresh_credentials()
         except AuthorizationLost as exc:
-            channel.mark_needs_reconnect(exc.message)
+            channel_auth.authorisation_lost(channel, exc.message)
             summary["needs_reconnect"] += 1
             logger.info("Threads channel %s needs a reconnect: %s", channel.code, exc.message)
             continue

@@ -48,13 +48,15 @@ class ChannelQuerySet(models.QuerySet):
         if account.limits:
             channel.limits = account.limits
             channel.limits_read = now()
-        if channel.status == Channel.Status.NEEDS_RECONNECT or channel.pk is None:
+        was_lost = channel.status == Channel.Status.NEEDS_RECONNECT
+        if was_lost or channel.pk is None:
             channel.status = Channel.Status.ACTIVE
         channel.last_error = ""
         channel.save()
-        from posts import notify  # here, not at the top: posts.models imports this module
+        if was_lost:
+            from posts import channel_auth  # here, not at the top: posts.models imports this module
 
-        notify.channel_reconnected(channel)
+            channel_auth.reconnected(channel)
         return channel
 
 

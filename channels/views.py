@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from channels.adapters.base import AdapterError, AuthorizationLost
 from channels.http import web_deadline
 from channels.models import Channel, Network
+from posts import channel_auth
 from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.forms import timezone_choices
 from workspaces.models import Perm
@@ -78,7 +79,7 @@ def verify(request, code):
         with web_deadline():
             account = channel.adapter().verify()
     except AuthorizationLost as exc:
-        channel.mark_needs_reconnect(exc.message)
+        channel_auth.authorisation_lost(channel, exc.message)
         messages.error(request, f"{channel} needs to be reconnected: {exc.message}")
     except AdapterError as exc:
         messages.error(request, f"Could not check {channel}: {exc.message}")
@@ -86,9 +87,12 @@ def verify(request, code):
         channel.display_name = account.display_name or channel.display_name
         channel.avatar_url = account.avatar_url or channel.avatar_url
         channel.last_error = ""
-        if channel.status == Channel.Status.NEEDS_RECONNECT:
+        was_lost = channel.status == Channel.Status.NEEDS_RECONNECT
+        if was_lost:
             channel.status = Channel.Status.ACTIVE
         channel.save(update_fields=["display_name", "avatar_url", "last_error", "status", "updated"])
+        if was_lost:
+            channel_auth.reconnected(channel)
         messages.success(request, f"{channel} is connected and working.")
     return redirect("channels:list", slug=request.workspace.slug)
 

@@ -23,6 +23,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from posts import channel_auth
 from posts.models import Delivery, DeliveryAttempt, Heartbeat, PeriodicRun
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,10 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
       job timeout: its worker died. Back to SCHEDULED; the next attempt asks the network whether
       the interrupted part went out before sending it again.
     - HELD on a channel that is active again (reconnected): schedule it.
+    - SCHEDULED and due on a channel that needs reconnecting: hold it (posts.channel_auth).
     """
     at = at or now()
-    counts = {"requeued": 0, "recovered": 0, "released": 0}
+    counts = {"requeued": 0, "recovered": 0, "released": 0, "held": 0}
     queue_ = queue()
     lost_after = at - timedelta(seconds=settings.WORKER_LOST_AFTER)
     beating = set(
@@ -188,6 +190,7 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
     counts["released"] = Delivery.objects.filter(status=S.HELD, channel__status="active").update(
         status=S.SCHEDULED, next_attempt_at=at, last_error="", updated=at
     )
+    counts["held"] = channel_auth.hold_due(at=at)
     Heartbeat.objects.filter(beat__lt=at - timedelta(days=1)).delete()  # processes long gone
     if any(counts.values()):
         log.info("sweep: %s", counts)

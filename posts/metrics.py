@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils.timezone import now
 
 from channels.adapters.base import AdapterError, AuthorizationLost, RemoteRef
+from posts import channel_auth
 from posts.models import Delivery, MetricSnapshot
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def refresh_recent(days: int | None = None) -> dict:
         try:
             found = channel.adapter().fetch_metrics([RemoteRef.from_dict(d.remote_parts[0]) for d in items])
         except AuthorizationLost as exc:
-            channel.mark_needs_reconnect(exc.message)
+            channel_auth.authorisation_lost(channel, exc.message)
             counts["errors"] += 1
             continue
         except AdapterError as exc:

@@ -25,7 +25,7 @@ from channels.adapters.base import (
     TransientError,
 )
 from channels.models import Channel
-from posts import notify
+from posts import channel_auth, notify
 from posts.models import Delivery, DeliveryAttempt
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,7 @@ def _publish(delivery_id: int, token: uuid.UUID) -> str:
         return "not-claimed"
     channel = delivery.channel
     if channel.status == Channel.Status.NEEDS_RECONNECT:
-        _release(
-            delivery, token, status=S.HELD, error="The channel needs reconnecting before this can go out."
-        )
+        _release(delivery, token, status=S.HELD, error=channel_auth.HELD_REASON)
         return "held"
     if channel.status == Channel.Status.PAUSED:
         _release(delivery, token, status=S.SCHEDULED, next_attempt_at=delivery.scheduled_for, error="")
@@ -169,8 +167,7 @@ def _publish(delivery_id: int, token: uuid.UUID) -> str:
         outcome = "failed"
     except AuthorizationLost as exc:
         _finish(delivery, token, attempt, S.HELD, DeliveryAttempt.Outcome.AUTH_LOST, exc.message)
-        if channel.mark_needs_reconnect(exc.message):
-            notify.channel_needs_reconnect(channel)
+        channel_auth.authorisation_lost(channel, exc.message)
         outcome = "held"
     except OutcomeUnknown as exc:
         _finish(delivery, token, attempt, S.NEEDS_ATTENTION, DeliveryAttempt.Outcome.UNKNOWN, exc.message)
