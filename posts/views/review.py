@@ -142,7 +142,7 @@ def send_back_post(request, code):
         messages.error(request, str(exc))
     else:
         who = post.author.get_username() if post.author else "its author"
-        messages.success(request, f"Sent back to {who} with your comment.")
+        messages.success(request, f"Sent back to {who} with your comment. It waits under Drafts.")
     return _back(request, post)
 
 
