@@ -140,6 +140,20 @@ class Channel(models.Model):
         stored = Channel.objects.filter(pk=self.pk).values_list("credentials", flat=True).first()
         return json.loads(stored) if stored else {}
 
+    def reconnect_url(self) -> str:
+        """The connect page of its network, filled in for this account (sign in again or a new token)."""
+        from urllib.parse import urlencode
+
+        from django.urls import reverse
+
+        url = reverse(f"channels:connect-{self.network}", kwargs={"slug": self.workspace.slug})
+        query = {"server": self.server_url, "handle": self.handle.removeprefix("@")}
+        if self.network == Network.THREADS:
+            return url
+        if self.network == Network.MASTODON:
+            query["handle"] = ""
+        return f"{url}?{urlencode({k: v for k, v in query.items() if v})}"
+
     def mark_needs_reconnect(self, reason: str) -> bool:
         """Returns True if this call changed the status (so the caller notifies once)."""
         changed = (

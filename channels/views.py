@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import messages
+from django.db.models import Count, Min, Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -8,6 +9,7 @@ from channels.adapters.base import AdapterError, AuthorizationLost
 from channels.http import web_deadline
 from channels.models import Channel, Network
 from posts import channel_auth
+from posts.models import Delivery
 from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.forms import timezone_choices
 from workspaces.models import Perm
@@ -44,7 +46,14 @@ def channel_detail(request, code):
             form.save()
             messages.success(request, "Channel settings saved.")
             return redirect("channels:detail", slug=request.workspace.slug, code=channel.code)
-    return render(request, "channels/detail.html", {"channel": channel, "form": form})
+    S = Delivery.Status
+    counts = channel.deliveries.aggregate(
+        upcoming=Count("id", filter=Q(status__in=Delivery.ACTIVE_STATUSES)),
+        held=Count("id", filter=Q(status=S.HELD)),
+        next_time=Min("scheduled_for", filter=Q(status__in=Delivery.ACTIVE_STATUSES)),
+    )
+    context = {"channel": channel, "form": form, "slots": channel.slots.count(), **counts}
+    return render(request, "channels/detail.html", context)
 
 
 @workspace_view(Perm.MANAGE_CHANNELS)

@@ -42,7 +42,11 @@ class BlueskyConnectForm(forms.Form):
 
 @workspace_view(Perm.MANAGE_CHANNELS)
 def connect_bluesky(request):
-    form = BlueskyConnectForm(request.POST or None)
+    # "Reconnect" links here with ?handle=&server= so only a new app password is needed.
+    initial = {"handle": request.GET.get("handle", "")[:253]}
+    if request.GET.get("server"):
+        initial["pds_url"] = request.GET["server"][:500]
+    form = BlueskyConnectForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -79,8 +79,10 @@ def callback_url() -> str:
 
 @workspace_view(Perm.MANAGE_CHANNELS)
 def connect(request):
-    signin_form = SignInForm(prefix="signin")
-    token_form = TokenForm(prefix="token")
+    # "Reconnect" links here with ?server= so the user only has to confirm.
+    server = request.GET.get("server", "")[:255]
+    signin_form = SignInForm(prefix="signin", initial={"instance_url": server})
+    token_form = TokenForm(prefix="token", initial={"instance_url": server})
     if request.method == "POST":
         if request.POST.get("method") == "token":
             token_form = TokenForm(request.POST, prefix="token")

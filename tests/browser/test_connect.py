@@ -8,7 +8,9 @@ import pytest
 from django.urls import reverse
 
 from channels.models import Channel
+from posts.models import Delivery
 from tests.browser.conftest import log_in
+from tests.posts.engine import compose, dispatch_and_work
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -50,3 +52,32 @@ def test_it_connects_threads_through_its_sign_in(page, cast, fake_threads, site_
     page.wait_for_url(lambda url: url.split("#")[0].endswith("/w/acme/channels/"))
     channel = Channel.objects.get(network="threads")
     assert page.get_by_text(f"Threads account {channel.handle} is connected.").is_visible()
+
+
+def test_a_reconnect_from_the_overview_releases_the_held_posts(
+    page, cast, mastodon_channel, fake_mastodon, site_url, redis_conn
+):
+    post = compose(cast.alice, cast.workspace, [mastodon_channel], ["Held while the token was revoked"])
+    fake_mastodon.revoke(fake_mastodon.token)
+    dispatch_and_work()
+    delivery = post.deliveries.get()
+    assert delivery.status == Delivery.Status.HELD
+    before = len(fake_mastodon.tokens_issued)
+
+    log_in(page, "alice", "password-alice-1")
+    page.goto(reverse("workspaces:overview", kwargs={"slug": "acme"}))
+    page.get_by_role("link", name=f"Reconnect {mastodon_channel}").click()
+    sign_in = page.locator("#sign-in")
+    assert sign_in.get_by_label("Your server").input_value() == fake_mastodon.url
+    sign_in.get_by_role("button", name="Sign in with your server").click()
+    page.wait_for_url(lambda url: url.endswith("/w/acme/channels/"))
+
+    assert len(fake_mastodon.tokens_issued) == before + 1
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SCHEDULED
+    dispatch_and_work()
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PUBLISHED
+    assert fake_mastodon.statuses[-1]["json"]["content"].startswith("<p>Held while the token was revoked")
+    page.goto(reverse("workspaces:overview", kwargs={"slug": "acme"}))
+    assert page.get_by_text("needs reconnecting").count() == 0

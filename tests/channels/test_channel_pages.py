@@ -1,6 +1,8 @@
 import uuid
+from urllib.parse import quote
 
 from django.urls import reverse
+from django.utils.html import escape
 
 from channels.models import Channel
 
@@ -63,3 +65,34 @@ def test_it_does_not_disconnect_a_channel_while_it_publishes(client, cast):
     )
     assert "publishing right now" in response.content.decode()
     assert Channel.objects.filter(pk=channel.pk).exists()
+
+
+def test_a_channel_that_needs_reconnecting_offers_reconnect_everywhere(client, cast, mastodon_channel):
+    mastodon_channel.mark_needs_reconnect("Mastodon refused the token.")
+    client.force_login(cast.alice)
+    reconnect = f"/w/acme/channels/connect/mastodon/?server={quote(mastodon_channel.server_url, safe='')}"
+
+    overview = client.get("/w/acme/").content.decode()
+    listing = client.get("/w/acme/channels/").content.decode()
+    detail = client.get(f"/w/acme/channels/{mastodon_channel.code}/").content.decode()
+
+    for page in (overview, listing, detail):
+        assert f'href="{escape(reconnect)}"' in page
+    assert "Mastodon refused the token." in detail
+    form = client.get(reconnect).context["signin_form"]
+    assert form["instance_url"].value() == mastodon_channel.server_url
+
+
+def test_a_bluesky_reconnect_keeps_the_handle_and_server(client, cast, bluesky_channel):
+    client.force_login(cast.alice)
+    form = client.get(bluesky_channel.reconnect_url()).context["form"]
+    assert form["handle"].value() == bluesky_channel.handle
+    assert form["pds_url"].value() == bluesky_channel.server_url
+
+
+def test_the_channel_page_leads_to_its_queue_schedule_and_calendar(client, cast, mastodon_channel):
+    client.force_login(cast.victor)  # a viewer: no connection buttons
+    page = client.get(f"/w/acme/channels/{mastodon_channel.code}/").content.decode()
+    assert f"/w/acme/channels/{mastodon_channel.code}/queue/" in page or "Queue of this channel" in page
+    assert "Posting schedule" in page and "Calendar of this channel" in page
+    assert "Check connection" not in page

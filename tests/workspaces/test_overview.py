@@ -7,6 +7,7 @@ from datetime import time, timedelta
 import django_rq
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.timezone import now
 from rq import SimpleWorker
 
@@ -134,7 +135,9 @@ def test_it_lists_channels_to_reconnect_with_a_link(client, cast, make_channel, 
     client.force_login(cast.alice)
     html = overview(client)
     assert "A channel needs reconnecting." in html and "The token was revoked." in html
-    assert f'href="{reverse("channels:list", kwargs={"slug": "acme"})}#channel-{broken.code}"' in html
+    # Straight to the network's connect page, filled in for this account (not the channel list).
+    assert f'href="{escape(broken.reconnect_url())}"' in html
+    assert "/channels/connect/" in broken.reconnect_url()
     client.force_login(cast.victor)
     assert "ask an admin to reconnect it" in overview(client)
 
