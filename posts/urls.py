@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("posts.views.queue")),
     path("", include("posts.views.calendar")),
     path("", include("posts.views.review")),
+    path("", include("posts.views.drafts")),
 ]

@@ -88,7 +88,15 @@ def overview(request):
         published_today=Count("id", filter=Q(status=S.PUBLISHED, published_at__gte=midnight)),
         failed=Count("id", filter=Q(status__in=[S.FAILED, S.NEEDS_ATTENTION, S.HELD])),
     )
-    counts["pending"] = Post.objects.filter(workspace=workspace, status=Post.Status.PENDING_APPROVAL).count()
+    counts.update(
+        # Both through the post_ws_status index.
+        Post.objects.filter(
+            workspace=workspace, status__in=[Post.Status.PENDING_APPROVAL, Post.Status.DRAFT]
+        ).aggregate(
+            pending=Count("id", filter=Q(status=Post.Status.PENDING_APPROVAL)),
+            drafts=Count("id", filter=Q(status=Post.Status.DRAFT)),
+        )
+    )
     counts["unread"] = Notification.objects.filter(workspace=workspace, user=request.user, read=None).count()
 
     # Late posts that nothing explains: not waiting for a reconnect, a paused queue or a retry's backoff.

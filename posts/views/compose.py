@@ -32,7 +32,7 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.timezone import now
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_POST
@@ -768,7 +768,8 @@ def _saved_message(post: Post) -> str:
     if post.status == Post.Status.PENDING_APPROVAL:
         return "Submitted for approval: an editor will review it."
     if post.mode == Post.Mode.DRAFT:
-        return "Saved as a draft."
+        drafts = reverse("posts:drafts", kwargs={"slug": post.workspace.slug})
+        return format_html('Saved as a draft. Find it under <a href="{}">Drafts</a>.', drafts)
     if post.mode == Post.Mode.NOW:
         return "Sharing now."
     first = post.deliveries.select_related("channel", "channel__workspace").order_by("scheduled_for").first()

@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html
 from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
@@ -420,7 +421,15 @@ def unschedule_post(request, code):
     except composing.PostInvalid as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Unscheduled: the post is a draft again, on every channel.")
+        drafts = reverse("posts:drafts", kwargs={"slug": request.workspace.slug})
+        messages.success(
+            request,
+            format_html(
+                "Unscheduled: the post is a draft again, on every channel. "
+                'Find it under <a href="{}">Drafts</a>.',
+                drafts,
+            ),
+        )
     return redirect(safe_next(request, reverse("posts:queue", kwargs={"slug": request.workspace.slug})))
 
 
