@@ -8,8 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.timezone import now
 
+from posts import composing, scheduling
 from posts.models import Delivery, Post, PostingSlot
 from tests.posts.engine import compose
+from workspaces.models import Membership
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -324,3 +326,70 @@ def test_it_answers_a_huge_body_with_413(alice_api):
     response = alice_api.post("/api/v1/posts", raw='{"parts": [{"text": "' + "x" * 3_000_000 + '"}]}')
     assert response.status_code == 413
     assert response.json()["error"]
+
+
+# Drafts: whatever leaves a post unscheduled lists it under status=draft; an edit keeps the times.
+
+
+def test_unscheduled_and_sent_back_posts_are_listed_as_drafts(alice_api, cast, mastodon_channel):
+    soon = now() + timedelta(days=1)
+    unscheduled = compose(
+        cast.alice, cast.workspace, [mastodon_channel], ["unscheduled"], mode=Post.Mode.AT, scheduled_at=soon
+    )
+    composing.cancel(unscheduled)
+    sent_back = compose(cast.carol, cast.workspace, [mastodon_channel], ["sent back"], mode=Post.Mode.NOW)
+    composing.send_back(sent_back, Membership.objects.get(user=cast.bob), "Not like this.")
+    compose(
+        cast.alice, cast.workspace, [mastodon_channel], ["scheduled"], mode=Post.Mode.AT, scheduled_at=soon
+    )
+    compose(cast.carol, cast.workspace, [mastodon_channel], ["waiting"], mode=Post.Mode.NOW)
+
+    response = alice_api.get("/api/v1/posts", {"status": "draft"})
+
+    assert response.status_code == 200, response.content
+    items = {p["parts"][0]["text"]: p for p in response.json()["items"]}
+    assert sorted(items) == ["sent back", "unscheduled"]
+    assert items["unscheduled"]["deliveries"][0]["scheduled_for"] is None  # unscheduling clears the time
+    assert all(p["status"] == "draft" for p in items.values())
+
+
+def test_a_patch_without_mode_keeps_each_deliverys_time_and_code(
+    alice_api, cast, mastodon_channel, bluesky_channel
+):
+    for channel in (mastodon_channel, bluesky_channel):
+        for weekday in range(7):
+            PostingSlot.objects.create(channel=channel, weekday=weekday, time=time(9, 0))
+    created = alice_api.post(
+        "/api/v1/posts", body([mastodon_channel, bluesky_channel], "Queued twice", mode="queue")
+    ).json()
+    deliveries = {d.channel_id: d for d in Delivery.objects.filter(post__code=created["code"])}
+    moved = deliveries[mastodon_channel.pk]
+    dragged = moved.scheduled_for + timedelta(days=1, hours=5)
+    scheduling.reschedule(moved, dragged)  # as the calendar's drag does
+    before = {
+        d.code: (d.scheduled_for, d.in_queue) for d in Delivery.objects.filter(post__code=created["code"])
+    }
+    assert before[moved.code] == (dragged, False) and before[deliveries[bluesky_channel.pk].code][1]
+
+    response = alice_api.patch(f"/api/v1/posts/{created['code']}", {"parts": [{"text": "Queued, edited"}]})
+
+    assert response.status_code == 200, response.content
+    after = {
+        d.code: (d.scheduled_for, d.in_queue) for d in Delivery.objects.filter(post__code=created["code"])
+    }
+    assert after == before
+    assert {d["code"] for d in response.json()["deliveries"]} == {str(code) for code in before}
+    assert all(d["status"] == "scheduled" for d in response.json()["deliveries"])
+    assert Post.objects.get(code=created["code"]).parts.get().text == "Queued, edited"
+
+    at = (now() + timedelta(days=4)).replace(second=0, microsecond=0)
+    response = alice_api.patch(
+        f"/api/v1/posts/{created['code']}", {"mode": "at", "scheduled_at": at.isoformat()}
+    )
+
+    assert response.status_code == 200, response.content
+    moved_all = {
+        d.code: (d.scheduled_for, d.in_queue, d.status)
+        for d in Delivery.objects.filter(post__code=created["code"])
+    }
+    assert moved_all == {code: (at, False, Delivery.Status.SCHEDULED) for code in before}
