@@ -179,6 +179,7 @@ def compose(*, workspace, membership, draft: Draft, post: Post | None = None) ->
     if errors:
         raise PostInvalid(errors)
     approval = mode != Post.Mode.DRAFT and needs_approval(membership, workspace)
+    was_pending = post is not None and post.status == Post.Status.PENDING_APPROVAL
     with transaction.atomic():
         existing: dict[int, Delivery] = {}
         if post is None:
@@ -233,6 +234,8 @@ def compose(*, workspace, membership, draft: Draft, post: Post | None = None) ->
             schedule(post)
     if approval:
         notify.approval_requested(post)
+    elif was_pending:
+        notify.approval_settled(post)  # edited back to a draft, or scheduled by someone who may
     return post
 
 

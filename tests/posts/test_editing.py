@@ -164,3 +164,15 @@ def test_an_approved_post_whose_fixed_time_passed_is_refused(cast, mastodon_chan
     with pytest.raises(composing.PostInvalid) as info:
         composing.approve(post, Membership.objects.get(user=cast.bob, workspace=cast.workspace))
     assert "passed" in info.value.errors["scheduled_at"][0]
+
+
+def test_a_pending_post_edited_back_to_a_draft_resolves_the_approval_request(cast, mastodon_channel):
+    from posts.models import Notification
+
+    post = compose(cast.carol, cast.workspace, [mastodon_channel], ["Please approve"], mode=Post.Mode.NOW)
+    requests = Notification.objects.filter(post=post, kind=Notification.Kind.APPROVAL_REQUESTED)
+    assert requests.exists() and not requests.filter(resolved__isnull=False).exists()
+
+    edit(cast.carol, post, ["Not ready after all"], [mastodon_channel], mode=Post.Mode.DRAFT)
+
+    assert not requests.filter(resolved=None).exists()
