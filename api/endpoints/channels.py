@@ -23,6 +23,7 @@ from api.schemas import (
     ScheduleOut,
 )
 from channels.adapters.base import ConnectError
+from channels.http import web_deadline
 from channels.models import Channel
 from posts import scheduling
 from posts.models import Delivery, PostingSlot
@@ -77,7 +78,8 @@ def _connect(payload):
 def connect_channel(request, payload: ChannelConnectIn):
     require(request, Perm.MANAGE_CHANNELS)
     try:
-        account = _connect(payload)
+        with web_deadline():  # a request, like the dashboard's: answered before the web worker's timeout
+            account = _connect(payload)
     except ConnectError as exc:
         raise ApiError(400, exc.message, {exc.field: [exc.message]} if exc.field else None) from None
     workspace = request.auth.workspace

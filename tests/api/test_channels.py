@@ -1,6 +1,7 @@
 """Channels through the API: list with status and limits, connect, posting schedule and queue."""
 
 from datetime import time, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from channels.models import Channel
 from posts.models import Delivery, Post, PostingSlot
 from tests.fakes.bluesky import ALICE, ALICE_DID, APP_PASSWORD
+from tests.fakes.stalling import StallingServer
 from tests.posts.engine import compose
 
 
@@ -220,3 +222,21 @@ def test_it_refuses_moving_what_is_not_queued(alice_api, make_channel):
     )
     assert response.status_code == 400
     assert "delivery" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("behaviour", ["stall", "trickle"])
+def test_a_connect_to_a_server_that_stalls_answers_with_a_sentence_in_time(alice_api, settings, behaviour):
+    settings.WEB_NETWORK_DEADLINE = 2
+    with StallingServer(behaviour) as server:
+        started = monotonic()
+        response = alice_api.post(
+            "/api/v1/channels",
+            {"network": "mastodon", "instance_url": server.url, "access_token": "SomeToken123"},
+        )
+        took = monotonic() - started
+
+    assert response.status_code == 400, response.content
+    assert (
+        response.json()["error"] == f"{server.netloc} did not answer within 2 seconds. Try again in a moment."
+    )
+    assert took < 2 + 3
