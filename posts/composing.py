@@ -349,9 +349,7 @@ def retry(delivery: Delivery) -> None:
 def cancel(post: Post) -> None:
     """Unschedule: back to draft. Refused once any delivery is out or going out."""
     with transaction.atomic():
-        busy = post.deliveries.select_for_update().filter(
-            status__in=[Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED]
-        )
+        busy = post.deliveries.select_for_update().filter(status__in=Delivery.BUSY_STATUSES)
         if busy.exists():
             raise PostInvalid(
                 {"post": ["Part of this post is out or going out now; it can't be unscheduled."]}
@@ -371,7 +369,6 @@ def delete_post_if_unsent(post: Post) -> None:
     with transaction.atomic():
         # Lock every delivery: the dispatcher skips locked rows, so none is claimed meanwhile.
         statuses = list(post.deliveries.select_for_update().values_list("status", flat=True))
-        busy = {Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED}
-        if busy.intersection(statuses):
+        if set(Delivery.BUSY_STATUSES).intersection(statuses):
             raise PostInvalid({"post": ["Part of this post is out or going out now; it can't be deleted."]})
         post.delete()

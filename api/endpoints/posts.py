@@ -28,7 +28,7 @@ router = Router(tags=["posts"])
 # Times outside these years are typos (or attempts to overflow date arithmetic).
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 MAX_AHEAD = timedelta(days=5 * 366)
-BUSY = [Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED]
+BUSY = Delivery.BUSY_STATUSES
 
 
 @functools.cache

@@ -149,7 +149,7 @@ def detail_context(request, post: Post) -> dict:
         part.preview_media = [previews.media_item(m) for m in part.media.all()]
     post.outgoing = outgoing(post, deliveries, link_cards=request.membership.can(Perm.COMPOSE))
     # Edit only while nothing is out or going out (composing.compose refuses otherwise).
-    locked = any(d.status in (S.QUEUED, S.PUBLISHING, S.PUBLISHED) for d in deliveries)
+    locked = any(d.status in Delivery.BUSY_STATUSES for d in deliveries)
     return {
         "post": post,
         "parts": parts,

@@ -760,8 +760,7 @@ def _editing(request) -> Post | None:
 
 
 def _editable(post: Post) -> bool:
-    busy = [Delivery.Status.QUEUED, Delivery.Status.PUBLISHING, Delivery.Status.PUBLISHED]
-    return not post.deliveries.filter(status__in=busy).exists()
+    return not post.deliveries.filter(status__in=Delivery.BUSY_STATUSES).exists()
 
 
 def _saved_message(post: Post) -> str:

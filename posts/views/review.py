@@ -206,9 +206,7 @@ def failed(request):
     deliveries = Delivery.objects.for_workspace(request.workspace).needing_action()
     if chosen:
         deliveries = deliveries.filter(channel=chosen)
-    out_elsewhere = Delivery.objects.filter(
-        post=OuterRef("post"), status__in=[S.QUEUED, S.PUBLISHING, S.PUBLISHED]
-    )
+    out_elsewhere = Delivery.objects.filter(post=OuterRef("post"), status__in=Delivery.BUSY_STATUSES)
     deliveries = (
         deliveries.select_related("channel__workspace", "post")
         .with_excerpt()
