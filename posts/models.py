@@ -11,7 +11,7 @@ from django.utils.timezone import now
 
 from channels.adapters.base import MediaItem, PartContent, PostOptions, RemoteRef
 from channels.models import Channel
-from workspaces.models import Workspace
+from workspaces.models import Perm, Workspace
 
 
 def excerpt(text: str | None, length: int = 80) -> str:
@@ -76,6 +76,22 @@ class Post(models.Model):
     def __str__(self) -> str:
         first = self.parts.first() if self.pk else None
         return excerpt(first.text if first else "", 40) or f"Post {self.code}"
+
+    # One rule for the composer, the Drafts page, the delete buttons and the API.
+    def may_change(self, membership) -> bool:
+        """Editors and up change any post; a contributor only their own."""
+        return membership.can(Perm.PUBLISH) or (
+            membership.can(Perm.COMPOSE) and self.author_id == membership.user_id
+        )
+
+    def may_delete(self, membership) -> bool:
+        """Editors and up delete any unsent post; a contributor their own that is not approved yet."""
+        if membership.can(Perm.PUBLISH):
+            return True
+        return self.may_change(membership) and self.status in (
+            Post.Status.DRAFT,
+            Post.Status.PENDING_APPROVAL,
+        )
 
     def first_time(self):
         """When the first of its deliveries goes out, or None (reads prefetched deliveries if any)."""

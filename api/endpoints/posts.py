@@ -249,6 +249,8 @@ def _current(post: Post) -> dict:
 def update_post(request, code: UUID, payload: PostPatch):
     require(request, Perm.COMPOSE)
     post = _load(request, code)
+    if not post.may_change(request.auth.membership):
+        raise ApiError(403, "You can change your own posts; an editor can change this one.")
     _not_busy(post)
     given = payload.model_dump()  # nested defaults filled in (a part without media has media [])
     changes = {k: given[k] for k in payload.model_fields_set if given[k] is not None or k == "scheduled_at"}
@@ -266,11 +268,16 @@ def update_post(request, code: UUID, payload: PostPatch):
     "/posts/{code}",
     response={204: None, **ERRORS, 409: ErrorOut},
     summary="Delete a post",
-    description="Needs the publish right, as in the dashboard. Refused once a delivery is out or going out.",
+    description=(
+        "Editors and up delete any post; contributors their own drafts and posts waiting for approval, "
+        "as in the dashboard. Refused once a delivery is out or going out."
+    ),
 )
 def delete_post(request, code: UUID):
-    require(request, Perm.PUBLISH)
+    require(request, Perm.COMPOSE)
     post = _load(request, code)
+    if not post.may_delete(request.auth.membership):
+        raise ApiError(403, "You can delete your own drafts and posts waiting for approval; ask an editor.")
     _not_busy(post)
     try:
         composing.delete_post_if_unsent(post)

@@ -831,7 +831,7 @@ def compose(request):
 @workspace_view(Perm.COMPOSE)
 def edit(request, code):
     post = get_for_workspace(Post, request.workspace, code=code)
-    if not request.membership.can(Perm.PUBLISH) and post.author_id != request.user.pk:
+    if not post.may_change(request.membership):
         # Otherwise a contributor could pull anyone's approved post back into review by editing it.
         raise PermissionDenied("You can edit your own posts; ask an editor to change this one.")
     if not _editable(post):

@@ -70,15 +70,12 @@ def drafts(request):
     for post in rows:
         latest = post.reviews[0] if post.reviews else None
         post.sent_back = latest if latest and latest.kind == Comment.Kind.CHANGES_REQUESTED else None
-        # As the composer decides (posts.views.compose.edit): contributors change only their own posts.
-        post.can_edit = membership.can(Perm.PUBLISH) or (
-            membership.can(Perm.COMPOSE) and post.author_id == request.user.pk
-        )
+        post.can_edit = post.may_change(membership)
+        post.can_delete = post.may_delete(membership)
     context = {
         "page": page,
         "posts": rows,
         "whose": whose,
-        "can_delete": membership.can(Perm.PUBLISH),  # as posts.views.queue.delete_post requires
     }
     return render(request, "posts/drafts.html", context)
 

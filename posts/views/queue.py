@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.cache import patch_vary_headers
@@ -396,10 +397,14 @@ def reschedule_delivery(request, code):
     return _channel_queue_response(request, channel, reschedule_failed=failed)
 
 
-@workspace_view(Perm.PUBLISH)
+@workspace_view(Perm.COMPOSE)
 @require_POST
 def delete_post(request, code):
     post = get_for_workspace(Post, request.workspace, code=code)
+    if not post.may_delete(request.membership):
+        raise PermissionDenied(
+            "You can delete your own drafts and posts waiting for approval; ask an editor."
+        )
     queue_url = reverse("posts:queue", kwargs={"slug": request.workspace.slug})
     back = safe_next(request, queue_url)
     try:

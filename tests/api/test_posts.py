@@ -273,9 +273,14 @@ def test_it_deletes_an_unpublished_post(alice_api, mastodon_channel):
     assert alice_api.get(f"/api/v1/posts/{code}").status_code == 404
 
 
-def test_it_needs_the_publish_right_to_delete_as_in_the_dashboard(make_api, cast, mastodon_channel):
+def test_a_contributor_may_not_delete_their_post_once_approved_as_in_the_dashboard(
+    make_api, cast, mastodon_channel
+):
     carol = make_api(cast.carol)
-    code = carol.post("/api/v1/posts", body([mastodon_channel], "mine")).json()["code"]
+    code = carol.post("/api/v1/posts", body([mastodon_channel], "mine", mode="now")).json()["code"]
+    post = Post.objects.get(code=code)
+    assert post.status == Post.Status.PENDING_APPROVAL
+    composing.approve(post, Membership.objects.get(user=cast.bob, workspace=cast.workspace))
     response = carol.delete(f"/api/v1/posts/{code}")
     assert response.status_code == 403
     assert Post.objects.filter(code=code).exists()
@@ -393,3 +398,17 @@ def test_a_patch_without_mode_keeps_each_deliverys_time_and_code(
         for d in Delivery.objects.filter(post__code=created["code"])
     }
     assert moved_all == {code: (at, False, Delivery.Status.SCHEDULED) for code in before}
+
+
+def test_a_contributor_changes_and_deletes_only_their_own_posts(make_api, cast, mastodon_channel):
+    carol = make_api(cast.carol)
+    theirs = compose(cast.bob, cast.workspace, [mastodon_channel], ["Bob's"], mode=Post.Mode.DRAFT)
+    mine = compose(cast.carol, cast.workspace, [mastodon_channel], ["Carol's"], mode=Post.Mode.DRAFT)
+
+    assert carol.patch(f"/api/v1/posts/{theirs.code}", {"parts": [{"text": "Rewritten"}]}).status_code == 403
+    assert carol.delete(f"/api/v1/posts/{theirs.code}").status_code == 403
+    assert list(theirs.parts.values_list("text", flat=True)) == ["Bob's"]
+
+    assert carol.patch(f"/api/v1/posts/{mine.code}", {"parts": [{"text": "Better"}]}).status_code == 200
+    assert carol.delete(f"/api/v1/posts/{mine.code}").status_code == 204
+    assert not Post.objects.filter(pk=mine.pk).exists()

@@ -122,11 +122,24 @@ def test_a_contributor_sees_their_own_drafts_first_and_may_look_at_everyones(cli
 
     html = drafts_page(client, "?who=everyone")
     assert "Carol&#x27;s idea" in html and "Bob&#x27;s idea" in html
-    # Only their own posts are theirs to change, and deleting is for editors (as on the queue).
+    # Only their own posts are theirs to change or delete.
     assert url("posts:edit", code=theirs.code) not in html
     assert url("posts:edit", code=mine.code) in html
-    assert url("posts:delete-post", code=mine.code) not in html
+    assert url("posts:delete-post", code=mine.code) in html
+    assert url("posts:delete-post", code=theirs.code) not in html
     assert client.get(url("posts:edit", code=theirs.code)).status_code == 403
+    assert client.post(url("posts:delete-post", code=theirs.code)).status_code == 403
+    assert Post.objects.filter(pk=theirs.pk).exists()
+    client.post(url("posts:delete-post", code=mine.code))
+    assert not Post.objects.filter(pk=mine.pk).exists()
+
+
+def test_a_contributor_cannot_delete_their_own_approved_post(client, cast, mastodon_channel):
+    post = compose(cast.carol, cast.workspace, [mastodon_channel], ["Mine"], mode=Post.Mode.NOW)
+    composing.approve(post, member(cast.bob, cast.workspace))
+    client.force_login(cast.carol)
+    assert client.post(url("posts:delete-post", code=post.code)).status_code == 403
+    assert Post.objects.filter(pk=post.pk).exists()
 
 
 def test_an_editor_sees_everyones_drafts_and_may_change_each(client, cast, channels):
@@ -172,9 +185,9 @@ def test_strangers_get_404(client, cast, channels):
 def test_it_deletes_a_draft_and_comes_back_to_the_list(client, cast, channels):
     post = draft(cast.carol, cast.workspace, channels, "Throw me away")
     kept = draft(cast.carol, cast.workspace, channels, "Keep me")
-    client.force_login(cast.carol)
+    client.force_login(cast.victor)
     refused = client.post(url("posts:delete-post", code=post.code), {"next": DRAFTS})
-    assert refused.status_code == 403  # contributors do not delete, here as on the queue
+    assert refused.status_code == 403  # viewers do not delete
     client.force_login(cast.bob)
 
     response = client.post(
