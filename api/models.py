@@ -142,3 +142,22 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.channel or self.workspace}"
+
+
+def revoke_departed_member(*, workspace, user) -> int:
+    """Called when `user` leaves `workspace` (removed or leaving): close every door they held.
+
+    Their API tokens of the workspace are revoked for good (not merely refused while they are away,
+    so being invited back does not revive them). Calendar feeds belong to the workspace and every
+    member could copy their URLs, so each active feed gets a new URL and the old one answers 404.
+    Returns how many feeds got a new URL.
+    """
+    moment = now()
+    APIToken.objects.active().filter(workspace=workspace, user=user).update(revoked=moment)
+    renewed = 0
+    for feed in CalendarFeed.objects.active().select_for_update().filter(workspace=workspace):
+        feed.revoked = moment
+        feed.save(update_fields=["revoked"])
+        CalendarFeed.objects.create(workspace=workspace, channel=feed.channel, created_by=feed.created_by)
+        renewed += 1
+    return renewed

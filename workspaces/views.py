@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from api.models import revoke_departed_member
 from workspaces.access import get_for_workspace, require, workspace_view
 from workspaces.forms import InvitationForm, InvitedSignupForm, RoleForm, SignupForm, WorkspaceForm
 from workspaces.models import Invitation, Membership, Perm, Role, UserProfile, Workspace
@@ -332,11 +333,19 @@ def remove_member(request, membership_id: int):
     if target.role == Role.OWNER and _owner_count(request.workspace) == 1:
         messages.error(request, "A workspace needs at least one owner: make someone else owner first.")
         return redirect("workspaces:members", slug=request.workspace.slug)
-    target.delete()
+    with transaction.atomic():
+        target.delete()
+        renewed = revoke_departed_member(workspace=request.workspace, user=target.user)
     if leaving:
         messages.success(request, f"You left {request.workspace.name}.")
         return redirect("workspaces:home")
     messages.success(request, f"{target.user} was removed from the workspace.")
+    if renewed:
+        messages.info(
+            request,
+            "The workspace's calendar feeds have new URLs, so the removed member's copies no longer work: "
+            "members subscribed in a calendar app copy the new URL from the Calendar feeds page.",
+        )
     return redirect("workspaces:members", slug=request.workspace.slug)
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from api.models import APIToken, hash_secret
 from workspaces.models import Membership, Role
@@ -116,3 +117,29 @@ def test_it_answers_a_wrong_method_with_json_405(alice_api):
     assert response.status_code == 405
     assert "PUT is not allowed" in response.json()["error"]
     assert "POST" in response["Allow"]
+
+
+def test_it_revokes_a_removed_members_tokens_for_good(make_api, client, cast):
+    bob = make_api(cast.bob)
+    assert bob.get("/api/v1/channels").status_code == 200
+    target = Membership.objects.get(user=cast.bob, workspace=cast.workspace)
+    client.force_login(cast.alice)
+    client.post(reverse("workspaces:remove-member", kwargs={"slug": "acme", "membership_id": target.pk}))
+    client.logout()
+    assert bob.get("/api/v1/channels").status_code == 401
+    # Invited back later, they start without the old token: it was revoked, not just unusable meanwhile.
+    Membership.objects.create(workspace=cast.workspace, user=cast.bob, role=Role.EDITOR)
+    response = bob.get("/api/v1/channels")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["error"]
+    assert not APIToken.objects.active().filter(user=cast.bob, workspace=cast.workspace).exists()
+
+
+def test_it_keeps_a_leaving_members_tokens_of_other_workspaces(make_api, client, cast):
+    Membership.objects.create(workspace=cast.other, user=cast.bob, role=Role.EDITOR)
+    elsewhere = make_api(cast.bob, cast.other)
+    target = Membership.objects.get(user=cast.bob, workspace=cast.workspace)
+    client.force_login(cast.bob)
+    client.post(reverse("workspaces:remove-member", kwargs={"slug": "acme", "membership_id": target.pk}))
+    client.logout()
+    assert elsewhere.get("/api/v1/channels").status_code == 200

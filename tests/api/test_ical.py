@@ -218,3 +218,56 @@ def test_it_renders_the_feeds_page_with_a_fixed_number_of_queries(client, cast, 
     for _ in range(30):
         CalendarFeed.objects.create(workspace=cast.workspace, channel=make_channel())
     assert measure() == few
+
+
+def _remove(client, by, member, workspace):
+    from workspaces.models import Membership
+
+    target = Membership.objects.get(user=member, workspace=workspace)
+    client.force_login(by)
+    response = client.post(
+        reverse("workspaces:remove-member", kwargs={"slug": workspace.slug, "membership_id": target.pk})
+    )
+    assert response.status_code == 302
+    assert not Membership.objects.filter(pk=target.pk).exists()
+
+
+@pytest.mark.parametrize("leaves", [False, True], ids=["removed", "leaves"])
+def test_it_gives_the_feeds_new_urls_when_a_member_goes(client, cast, make_channel, leaves):
+    # Every member could copy the workspace's feed URLs; one who is gone must not keep reading them.
+    channel = make_channel()
+    whole = CalendarFeed.objects.create(workspace=cast.workspace)
+    one = CalendarFeed.objects.create(workspace=cast.workspace, channel=channel)
+    elsewhere = CalendarFeed.objects.create(workspace=cast.other)
+    old = [feed_url(whole), feed_url(one)]
+    _remove(client, cast.victor if leaves else cast.alice, cast.victor, cast.workspace)
+    client.logout()
+    for url in old:
+        assert client.get(url).status_code == 404
+    renewed = CalendarFeed.objects.active().filter(workspace=cast.workspace)
+    assert {f.channel_id for f in renewed} == {None, channel.pk}
+    for feed in renewed:
+        assert client.get(feed_url(feed)).status_code == 200
+    assert client.get(feed_url(elsewhere)).status_code == 200
+
+
+def test_it_says_the_feed_urls_changed_when_a_member_is_removed(client, cast):
+    CalendarFeed.objects.create(workspace=cast.workspace)
+    _remove(client, cast.alice, cast.victor, cast.workspace)
+    page = client.get(reverse("workspaces:members", kwargs={"slug": "acme"}))
+    assert b"calendar feed" in page.content.lower()
+
+
+def test_it_leaves_the_feeds_alone_when_a_role_changes(client, cast):
+    # Every role may read the feeds page, so a new role reveals or hides nothing.
+    from workspaces.models import Membership, Role
+
+    feed = CalendarFeed.objects.create(workspace=cast.workspace)
+    bob = Membership.objects.get(user=cast.bob, workspace=cast.workspace)
+    client.force_login(cast.alice)
+    client.post(
+        reverse("workspaces:change-role", kwargs={"slug": "acme", "membership_id": bob.pk}),
+        {"role": Role.VIEWER},
+    )
+    assert Membership.objects.get(pk=bob.pk).role == Role.VIEWER
+    assert client.get(feed_url(feed)).status_code == 200
