@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 import uuid
 import zoneinfo
@@ -115,8 +116,18 @@ class Membership(models.Model):
         return ASSIGNABLE_ROLES.get(self.role, [])
 
 
+def hash_invitation_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _invitation_token() -> str:
+    # Named by migration 0001 (tokens were stored then); issue() makes the tokens now.
     return secrets.token_urlsafe(32)
+
+
+def _unopenable_token_hash() -> str:
+    # A row made without issue() gets the hash of a token nobody was told: no link opens it.
+    return hash_invitation_token(_invitation_token())
 
 
 def _invitation_expiry():
@@ -127,12 +138,17 @@ class InvitationQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(accepted=None, revoked=None, expires__gt=timezone.now())
 
+    def by_token(self, token: str) -> "Invitation":
+        """The invitation this link token opens; raises DoesNotExist for any other string."""
+        return self.get(token_hash=hash_invitation_token(token))
+
 
 class Invitation(models.Model):
     workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.EDITOR)
-    token = models.CharField(max_length=64, unique=True, default=_invitation_token, editable=False)
+    # sha256 hex of the link's token; the token itself is only in the email (see issue()).
+    token_hash = models.CharField(max_length=64, unique=True, default=_unopenable_token_hash, editable=False)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
     created = models.DateTimeField(default=now)
     expires = models.DateTimeField(default=_invitation_expiry)
@@ -149,6 +165,12 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation of {self.email} to {self.workspace}"
+
+    @classmethod
+    def issue(cls, **fields) -> tuple["Invitation", str]:
+        """Create an invitation; returns it and the token for its link, which is stored nowhere."""
+        token = _invitation_token()
+        return cls.objects.create(token_hash=hash_invitation_token(token), **fields), token
 
     @property
     def is_expired(self) -> bool:

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -244,13 +244,13 @@ def invite(request):
         if request.workspace.memberships.filter(user__email__iexact=email).exists():
             form.add_error("email", "This person is already a member of the workspace.")
         else:
-            invitation = Invitation.objects.create(
+            invitation, token = Invitation.issue(
                 workspace=request.workspace,
                 email=email,
                 role=form.cleaned_data["role"],
                 invited_by=request.user,
             )
-            send_invitation(request, invitation)
+            send_invitation(request, invitation, token)
             messages.success(request, f"Invitation sent to {email}.")
             if (
                 not invitations_create_accounts()
@@ -272,8 +272,8 @@ def invite(request):
     )
 
 
-def send_invitation(request, invitation: Invitation) -> None:
-    link = settings.SITE_URL + reverse("workspaces:accept-invitation", args=[invitation.token])
+def send_invitation(request, invitation: Invitation, token: str) -> None:
+    link = settings.SITE_URL + reverse("workspaces:accept-invitation", args=[token])
     context = {"invitation": invitation, "link": link, "inviter": request.user}
     send_mail(
         subject=f"You are invited to {invitation.workspace.name}",
@@ -350,7 +350,10 @@ def remove_member(request, membership_id: int):
 
 
 def accept_invitation(request, token: str):
-    invitation = get_object_or_404(Invitation.objects.select_related("workspace"), token=token)
+    try:
+        invitation = Invitation.objects.select_related("workspace").by_token(token)
+    except Invitation.DoesNotExist:
+        raise Http404("No such invitation.") from None
     if not request.user.is_authenticated:
         # A page that says what's wrong even before signing in: expired and used links say so.
         if invitation.revoked or invitation.accepted or invitation.is_expired:
