@@ -144,7 +144,16 @@ RQ_QUEUES = {
 }
 RQ = {"COMMIT_MODE": "auto"}
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Counters every web process must share (log-in throttling): the project's Redis, its own key prefix.
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "throttle",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -192,6 +201,14 @@ SIGNUP = env_choice("SIGNUP", "closed", choices=("closed", "invite-only", "open"
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
 # Requests per minute one API token may make (0 turns the limit off).
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120, minimum=0)
+# Failed log-ins allowed per account and per client address, and password-reset requests per email
+# address and per client address, within LOGIN_THROTTLE_MINUTES; past them the form answers 429 until
+# the window ends. 0 turns a limit off.
+LOGIN_THROTTLE_MINUTES = env_int("LOGIN_THROTTLE_MINUTES", 15, minimum=1)
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=0)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 50, minimum=0)
+PASSWORD_RESETS_PER_EMAIL = env_int("PASSWORD_RESETS_PER_EMAIL", 5, minimum=0)
+PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 20, minimum=0)
 
 # Outgoing requests to user-supplied URLs (instances, PDSes, link cards) refuse private, loopback and
 # link-local addresses unless this is on (development against local servers, and the test suite).
@@ -244,6 +261,10 @@ if WEB_NETWORK_DEADLINE >= WEB_TIMEOUT:
 # A worker heartbeat older than this marks the worker as down on /healthz.
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120, minimum=10)
 
+# A reverse proxy in front: trust its X-Forwarded-Proto, and take the client's address (for log-in
+# throttling) from the last X-Forwarded-For entry, the one the proxy added.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+
 # Security headers and cookies: on whenever DEBUG is off.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie; harmless either way.
@@ -256,7 +277,7 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -280,7 +301,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Paths are logged (django.request's 4xx/5xx lines, runserver's requests): mask the secret ones.
+    "filters": {"secret_urls": {"()": "scheduler_project.secret_urls.MaskSecretURLs"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_urls"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

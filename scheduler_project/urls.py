@@ -6,11 +6,30 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from scheduler_project.health import healthz
+from workspaces import throttle
 from workspaces.views import signup
 
 
+def _refused(view, form, refusal):
+    """HTTP 429: the form again, with the sentence saying how long to wait."""
+    form = throttle.refused_form(form, refusal.sentence)
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
 class SiteURLPasswordResetView(auth_views.PasswordResetView):
+    def post(self, request, *args, **kwargs):
+        # Every request sends an email (when the address is known): limited per address asked for
+        # and per client, before anything is looked up.
+        email = request.POST.get("email", "")
+        refusal = throttle.password_reset_refusal(request, email)
+        if refusal is not None:
+            return _refused(self, self.get_form(), refusal)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
+        throttle.password_reset_requested(self.request, form.cleaned_data["email"])
         form.save(
             domain_override=urlsplit(settings.SITE_URL).netloc,
             use_https=settings.SITE_URL.startswith("https"),
@@ -24,6 +43,22 @@ class SiteURLPasswordResetView(auth_views.PasswordResetView):
 
 class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        # Checked before the form is validated, which hashes the password (the expensive part).
+        refusal = throttle.login_refusal(request, request.POST.get("username", ""))
+        if refusal is not None:
+            return _refused(self, self.get_form(), refusal)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        throttle.login_succeeded(self.request, form.cleaned_data["username"])
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        if form.data.get("username"):
+            throttle.login_failed(self.request, form.data["username"])
+        return super().form_invalid(form)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(**kwargs) | {"signup_open": settings.SIGNUP == "open"}

@@ -27,6 +27,7 @@ def pytest_configure(config):
         url = _embedded.__enter__()
         os.environ["REDIS_URL"] = url  # for worker subprocesses started by tests
     settings.REDIS_URL = url
+    settings.CACHES["throttle"]["LOCATION"] = url
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
         # A file, not memory, so worker processes started by tests see the same data; one per run.
