@@ -104,6 +104,8 @@ def _check_schedule(
             errors.setdefault("scheduled_at", []).append("Choose a date and time.")
         elif draft.scheduled_at < now() - timedelta(minutes=1):
             errors.setdefault("scheduled_at", []).append("That time has passed: choose a time in the future.")
+        elif not scheduling.in_range(draft.scheduled_at):
+            errors.setdefault("scheduled_at", []).append(scheduling.out_of_range_message())
     for channel in draft.channels:
         if mode == Post.Mode.DRAFT:
             continue

@@ -14,6 +14,36 @@ from django.utils.timezone import now
 
 from posts.models import Delivery, PostingSlot
 
+# The times anyone may schedule for, everywhere (composer, queue, calendar, API): from 2000 to five
+# years ahead. Outside them a time is a typo, and near the calendar's ends date arithmetic overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=5 * 366)
+
+
+def latest() -> datetime:
+    """The latest instant a post may be scheduled for."""
+    return now() + AHEAD
+
+
+def out_of_range_message() -> str:
+    return f"Choose a date between {EARLIEST:%-d %B %Y} and {latest():%-d %B %Y}."
+
+
+def in_range(value: datetime) -> bool:
+    """Whether a time may be scheduled. An aware time is checked to the instant; a naive (wall) time,
+    not yet placed in a zone, to the day with a day's margin, so converting it cannot overflow."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return EARLIEST <= value <= latest()
+    margin = timedelta(days=1)
+    return (EARLIEST - margin).date() <= value.date() <= (latest() + margin).date()
+
+
+def check_in_range(value: datetime) -> datetime:
+    """`value`, or CannotMove (beside the time field) with a sentence if it is out of range."""
+    if not in_range(value):
+        raise CannotMove(out_of_range_message(), past=True)
+    return value
+
 
 def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz).replace(tzinfo=None)
@@ -162,6 +192,7 @@ def reschedule(delivery, when: datetime) -> None:
         raise CannotMove(_not_movable(delivery, delivery.status))
     if when < now() - timedelta(minutes=1):
         raise CannotMove("That time has passed: choose a time in the future.", past=True)
+    check_in_range(when)
     moved = Delivery.objects.filter(pk=delivery.pk, status__in=MOVABLE_STATUSES).update(
         in_queue=False, scheduled_for=when, next_attempt_at=when, updated=now()
     )

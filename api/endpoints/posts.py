@@ -2,12 +2,11 @@
 
 import functools
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.utils.timezone import now
 from ninja import Query, Router, Status
 from ninja.decorators import decorate_view
 
@@ -25,9 +24,9 @@ from workspaces.models import Perm
 
 router = Router(tags=["posts"])
 
-# Times outside these years are typos (or attempts to overflow date arithmetic).
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-MAX_AHEAD = timedelta(days=5 * 366)
+# Times outside these years are typos (or attempts to overflow date arithmetic). A post's time must
+# also be within scheduling's range (from 2000 to five years ahead), as everywhere else.
+FIRST_YEAR, LAST_YEAR = scheduling.EARLIEST.year, 2100
 BUSY = Delivery.BUSY_STATUSES
 
 
@@ -130,8 +129,8 @@ def _draft(request, data: dict, post: Post | None = None) -> tuple[composing.Dra
     scheduled_at = None
     if data["mode"] == Post.Mode.AT:
         scheduled_at = to_utc(data.get("scheduled_at"), data.get("timezone"), workspace, "scheduled_at")
-        if scheduled_at and scheduled_at > now() + MAX_AHEAD:
-            errors.setdefault("scheduled_at", []).append("Choose a time within the next five years.")
+        if scheduled_at and not scheduling.in_range(scheduled_at):
+            errors.setdefault("scheduled_at", []).append(scheduling.out_of_range_message())
     if errors:
         raise composing.PostInvalid(errors)
     draft = composing.Draft(

@@ -32,10 +32,12 @@ FIRST_HOUR_OF_A_DAY = 9  # a new post from a month's day cell starts at this hou
 
 
 def _parse_day(value: str | None, default: date) -> date:
+    """The day asked for, kept within the days posts can be scheduled (the calendar's ends overflow)."""
     try:
-        return date.fromisoformat(value or "")
+        day = date.fromisoformat(value or "")
     except ValueError:
         return default
+    return min(max(day, scheduling.EARLIEST.date()), scheduling.latest().date())
 
 
 def _period(view: str, anchor: date) -> tuple[date, int, date, date]:
@@ -285,6 +287,7 @@ def _target_time(request, delivery, workspace_tz) -> datetime:
         hour = int(request.POST["hour"]) if request.POST.get("hour", "") != "" else None
     except ValueError:
         raise scheduling.CannotMove("Drop the post on a day of the calendar.") from None
+    scheduling.check_in_range(datetime.combine(day, time()))  # before any arithmetic on it
     if hour is not None and not 0 <= hour <= 23:
         raise scheduling.CannotMove("Drop the post on an hour of the calendar.")
     current = delivery.scheduled_for

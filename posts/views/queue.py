@@ -59,7 +59,10 @@ class Row:
     urls: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.local = self.at.astimezone(self.channel.tz)
+        try:
+            self.local = self.at.astimezone(self.channel.tz)
+        except OverflowError:  # stored at the calendar's end before times were kept in range:
+            self.local = self.at  # shown in UTC, so it can still be rescheduled or deleted
 
     @property
     def local_day(self) -> date:
@@ -359,6 +362,8 @@ class WallTimeField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
         if parsed.tzinfo is not None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if not scheduling.in_range(parsed):
+            raise forms.ValidationError(scheduling.out_of_range_message(), code="out_of_range")
         return parsed.replace(second=0, microsecond=0)
 
 
