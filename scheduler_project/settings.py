@@ -308,6 +308,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (its DEBUG console, mail_admins, runserver's) would write paths
+        # unmasked: everything goes through the one filtered console handler instead.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "INFO"},
         # These libraries can log request URLs and headers at DEBUG; keep tokens out of logs.
         "httpx": {"level": "WARNING"},
