@@ -275,8 +275,15 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", SITE_URL.startswith("https://"))
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+    # An https SITE_URL behind a proxy that says which requests came in over https: send plain http
+    # on to https, and tell browsers to stay on https for a year (HSTS is only sent on https answers).
+    # Without BEHIND_PROXY every request looks like plain http, so redirecting would loop.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SITE_URL.startswith("https://") and BEHIND_PROXY)
+    # The proxy's or load balancer's health probe speaks plain http.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int(
+        "SECURE_HSTS_SECONDS", 365 * 24 * 3600 if SITE_URL.startswith("https://") else 0, minimum=0
+    )
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 
 SECURE_CSP = {
