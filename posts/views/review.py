@@ -73,6 +73,11 @@ def _back(request, post: Post, anchor: str = ""):
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
+def _typed(request, name: str) -> str:
+    """A text typed in a form, without NUL characters (no one types them; PostgreSQL refuses them)."""
+    return request.POST.get(name, "").replace("\x00", "")
+
+
 def _refused(request, post: Post, fragment: str, **errors):
     """Re-render the form's fragment (htmx) or its whole page with the errors and the text kept."""
     return_to = _return_to(request)
@@ -127,7 +132,7 @@ def approve_post(request, code):
 @vary_on_headers("HX-Request")
 def send_back_post(request, code):
     post = get_for_workspace(Post.objects.select_related("author", "workspace"), request.workspace, code=code)
-    text = request.POST.get("comment", "")
+    text = _typed(request, "comment")
     try:
         composing.send_back(post, request.membership, text)
     except composing.PostInvalid as exc:
@@ -151,7 +156,7 @@ def send_back_post(request, code):
 @vary_on_headers("HX-Request")
 def comment_post(request, code):
     post = get_for_workspace(Post.objects.select_related("author", "workspace"), request.workspace, code=code)
-    typed = request.POST.get("text", "")
+    typed = _typed(request, "text")
     text = typed.strip()
     problem = None
     if not text:
