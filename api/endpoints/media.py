@@ -12,8 +12,8 @@ from api.errors import ApiError, error_response
 from api.idempotency import OPENAPI as IDEMPOTENCY_DOC
 from api.idempotency import idempotent
 from api.present import media_out
-from api.schemas import ERRORS, POST_ERRORS, MediaForm, MediaOut
-from posts.media import UploadRefused, store_upload
+from api.schemas import ERRORS, POST_ERRORS, ErrorOut, MediaForm, MediaOut
+from posts.media import NoRoom, UploadRefused, store_upload
 from posts.models import Media
 from workspaces.access import get_for_workspace
 from workspaces.models import Perm
@@ -48,11 +48,13 @@ def refuse_huge_bodies(run):
 
 @router.post(
     "/media",
-    response={201: MediaOut, **POST_ERRORS},
+    response={201: MediaOut, **POST_ERRORS, 507: ErrorOut},
     summary="Upload an image",
     description=(
         "multipart/form-data with `file` (JPEG, PNG, GIF or WebP) and optional `alt_text`. Answers the "
-        "image's code, to reference from a post's parts."
+        "image's code, to reference from a post's parts. The stored image keeps no metadata (EXIF, GPS, "
+        "XMP, IPTC, comments; the ICC colour profile stays) and is turned upright. 507 when the server "
+        "has no room to store it: try again later."
     ),
     openapi_extra=IDEMPOTENCY_DOC,
 )
@@ -64,6 +66,8 @@ def upload_media(request, file: File[NinjaUploadedFile], form: Form[MediaForm]):
         raise ApiError(413, _too_large(), {"file": [_too_large()]})
     try:
         media = store_upload(request.auth.workspace, file)
+    except NoRoom as exc:
+        raise ApiError(507, exc.message) from None
     except UploadRefused as exc:
         raise ApiError(400, exc.message, {"file": [exc.message]}) from None
     if alt_text:

@@ -2,10 +2,12 @@
 
 import io
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from posts.models import Media
+from tests.posts.test_media_privacy import assert_no_metadata, full_disk, located, served_bytes  # noqa: F401
 
 
 def image_file(kind="PNG", size=(64, 48), name="photo.png"):
@@ -130,3 +132,36 @@ def test_it_answers_a_malformed_upload_with_400_json(alice_api):
         assert response.status_code == 400, response.content
         assert response.json()["error"]
     assert not Media.objects.exists()
+
+
+# --- privacy and resources -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG", "WEBP"])
+def test_it_keeps_no_location_in_an_uploaded_image(alice_api, client, kind):
+    response = alice_api.upload("/api/v1/media", {"file": SimpleUploadedFile("photo", located(kind))})
+    assert response.status_code == 201, response.content
+    media = Media.objects.get(code=response.json()["code"])
+    assert_no_metadata(media.file.read())
+    assert_no_metadata(served_bytes(client, media))
+    assert response.json()["size"] == media.file.size
+
+
+def test_it_refuses_a_decompression_bomb_with_a_sentence(alice_api, monkeypatch):
+    buffer = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(buffer, "PNG")
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("the image was decoded"))
+    response = alice_api.upload("/api/v1/media", {"file": SimpleUploadedFile("bomb.png", buffer.getvalue())})
+    assert response.status_code == 400
+    assert "9000×9000 pixels; images can have at most 50 megapixels" in response.json()["error"]
+    assert not Media.objects.exists()
+
+
+@pytest.mark.usefixtures("full_disk")
+def test_a_full_disk_answers_507_and_leaves_no_file(alice_api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    response = alice_api.upload("/api/v1/media", {"file": image_file()})
+    assert response.status_code == 507
+    assert response.json()["error"] == "The server has no room for this file right now; your text is kept."
+    assert not Media.objects.exists()
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]
