@@ -27,6 +27,8 @@ import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from channels.addresses import BadAddress, server_base_url
+
 
 class UnsafeURL(Exception):
     """The URL is malformed or points somewhere we must not go. The message is user-readable."""
@@ -97,15 +99,13 @@ def no_cookies() -> CookieJar:
 
 
 def normalise_base_url(url: str) -> str:
-    """'mastodon.social' -> 'https://mastodon.social'; strips paths and trailing slashes."""
-    url = (url or "").strip()
-    if url and "://" not in url:
-        url = "https://" + url
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise UnsafeURL("Enter the server's address, such as mastodon.social.")
-    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
-    return check_url(f"{parts.scheme}://{netloc}")
+    """'mastodon.social' -> 'https://mastodon.social'; strips paths, keeps a port and IPv6 brackets
+    (read by channels.addresses, which refuses malformed addresses with a sentence)."""
+    try:
+        base_url = server_base_url(url)
+    except BadAddress as exc:
+        raise UnsafeURL(exc.message) from None
+    return check_url(base_url)
 
 
 # --- the web request's deadline ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.urls import path
 
 from channels.adapters.base import ConnectError
 from channels.adapters.bluesky import connect
+from channels.addresses import BadAddress, server_base_url
 from channels.http import web_deadline
 from channels.models import Channel
 from workspaces.access import workspace_view
@@ -38,6 +39,12 @@ class BlueskyConnectForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["pds_url"].initial = settings.BLUESKY_DEFAULT_PDS
+
+    def clean_pds_url(self):
+        try:
+            return server_base_url(self.cleaned_data["pds_url"], example="bsky.social")
+        except BadAddress as exc:
+            raise forms.ValidationError(exc.message, code="invalid") from None
 
 
 @workspace_view(Perm.MANAGE_CHANNELS)

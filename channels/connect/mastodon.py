@@ -33,6 +33,7 @@ from channels.adapters.mastodon import (
     instance_base_url,
     register_app,
 )
+from channels.addresses import BadAddress, server_base_url
 from channels.connect import send_to_server
 from channels.http import web_deadline
 from channels.models import Channel, MastodonApp
@@ -55,6 +56,12 @@ class InstanceField(forms.CharField):
             widget=forms.TextInput(attrs={"placeholder": "mastodon.social", "autocomplete": "url"}),
             **kwargs,
         )
+
+    def clean(self, value):
+        try:
+            return server_base_url(super().clean(value))
+        except BadAddress as exc:
+            raise forms.ValidationError(exc.message, code="invalid") from None
 
 
 class SignInForm(forms.Form):
