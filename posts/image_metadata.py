@@ -56,6 +56,8 @@ def clean_image(data: bytes, kind: str) -> bytes:
 def _needs_turning(data: bytes, kind: str) -> bool:
     if kind not in ("JPEG", "MPO", "PNG", "WEBP"):
         return False
+    if kind == "PNG" and b"eXIf" not in data:
+        return False  # Pillow would decode the whole image to look for it
     with Image.open(io.BytesIO(data)) as image:
         if getattr(image, "n_frames", 1) > 1 and kind != "MPO":
             return False  # animations: EXIF rotation is for photos

@@ -246,6 +246,10 @@ class Adapter:
         """Offline check of a whole post (all parts) for this account, by the network's own rules."""
         raise NotImplementedError
 
+    def max_image_pixels(self) -> int | None:
+        """The most pixels (width x height) an image may have on this account; None when unlimited."""
+        return int(self.limits.get("max_image_pixels") or 0) or None
+
     def publish_part(self, request: PartRequest) -> RemoteRef:
         """Publish one part, or find that an earlier attempt (per `request.state`) already did."""
         raise NotImplementedError

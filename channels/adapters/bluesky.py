@@ -68,7 +68,7 @@ from channels.adapters.base import (
     Usage,
     Validation,
 )
-from channels.adapters.images import ImageError, PreparedImage, prepare_image
+from channels.adapters.images import MAX_SOURCE_PIXELS, ImageError, PreparedImage, prepare_image
 from channels.adapters.linkcard import LinkPreview, fetch_image, fetch_preview
 from channels.http import (
     FetchError,
@@ -272,7 +272,13 @@ class _Prepared:
 
 class BlueskyAdapter(Adapter):
     network = NETWORK
-    default_limits = {"max_graphemes": 300, "max_bytes": 3000, "max_images": 4}
+    # Bluesky takes any dimensions; the pixel cap is what a worker can re-encode to fit the blob limit.
+    default_limits = {
+        "max_graphemes": 300,
+        "max_bytes": 3000,
+        "max_images": 4,
+        "max_image_pixels": MAX_SOURCE_PIXELS,
+    }
 
     def __init__(self, account: Account):
         super().__init__(account)
@@ -350,6 +356,18 @@ class BlueskyAdapter(Adapter):
                     field="media",
                 )
             )
+        most = self.max_image_pixels()
+        for number, item in enumerate(images, start=1):
+            if most and item.width and item.height and item.width * item.height > most:
+                name = f"Image {number}" if len(images) > 1 else "The image"
+                problems.append(
+                    Problem(
+                        f"{name} is {item.width}×{item.height} pixels; Bluesky images can have at most "
+                        f"{most / 1_000_000:g} megapixels here. Make it smaller.",
+                        part=index,
+                        field="media",
+                    )
+                )
         missing_alt = sum(1 for m in images if not m.alt_text.strip())
         if missing_alt:
             which = "every image" if missing_alt > 1 else "the image"
@@ -463,7 +481,13 @@ class BlueskyAdapter(Adapter):
             except FileNotFoundError:
                 raise ContentRejected(f"{name} of this post is missing from the media library.") from None
             try:
-                images.append((item, prepare_image(source, max_bytes=max_bytes, name=name)))
+                ready = prepare_image(
+                    source,
+                    max_bytes=max_bytes,
+                    name=name,
+                    max_pixels=self.max_image_pixels() or MAX_SOURCE_PIXELS,
+                )
+                images.append((item, ready))
             except ImageError as exc:
                 raise ContentRejected(exc.message) from None
         prepared = _Prepared(images=images)

@@ -14,6 +14,8 @@ Limits (stored in Channel.limits by the connect flow and by read_limits(); valid
 - ``supported_mime_types``: media types the server accepts (empty list: not announced, not checked).
 - ``image_size_limit``, ``video_size_limit``: bytes (16 MB, 99 MB); audio uses the video limit.
 - ``description_limit``: alt-text length (1500).
+- ``image_matrix_limit``: Mastodon refuses an image of this many pixels (width x height) or more;
+  ``None`` when the server does not announce it (not checked).
 - ``server_software``: nodeinfo's software name (mastodon, pleroma, akkoma, gotosocial, ...).
 - ``server_version``: the Mastodon API level the server claims, as "x.y.z". It picks endpoints
   (``/api/v2/media`` from 3.1.4, batched status reads from 4.3.0).
@@ -464,6 +466,10 @@ class MastodonAdapter(Adapter):
             )
         return result
 
+    def max_image_pixels(self) -> int | None:
+        matrix = int(self.limits.get("image_matrix_limit") or 0)
+        return matrix - 1 if matrix else None  # Mastodon refuses width x height >= the limit
+
     def _media_problems(self, part: PartContent, index: int, label: str) -> list[Problem]:
         limits = self.limits
         problems: list[Problem] = []
@@ -504,6 +510,16 @@ class MastodonAdapter(Adapter):
                 problems.append(
                     Problem(
                         f"{name} is {size / MB:.1f} MB; this server accepts {noun} up to {limit / MB:g} MB.",
+                        part=index,
+                        field="media",
+                    )
+                )
+            most = self.max_image_pixels()
+            if kind == "image" and most and item.width and item.height and item.width * item.height > most:
+                problems.append(
+                    Problem(
+                        f"{name} is {item.width}×{item.height} pixels; this server accepts images of up to "
+                        f"{most / 1_000_000:.1f} megapixels.",
                         part=index,
                         field="media",
                     )
@@ -829,6 +845,8 @@ def read_server_limits(client: Mastodon, base_url: str) -> dict[str, Any]:
     if isinstance(mime_types, list) and all(isinstance(t, str) for t in mime_types):
         limits["supported_mime_types"] = mime_types
     limits["image_size_limit"] = _positive_int(media.get("image_size_limit"), limits["image_size_limit"])
+    # Mastodon refuses an image of this many pixels or more; servers that do not announce it are not checked.
+    limits["image_matrix_limit"] = _positive_int(media.get("image_matrix_limit"), None)
     limits["video_size_limit"] = _positive_int(media.get("video_size_limit"), limits["video_size_limit"])
     limits["description_limit"] = _positive_int(media.get("description_limit"), limits["description_limit"])
     limits["server_software"] = software

@@ -359,6 +359,8 @@ class ThreadsAdapter(Adapter):
         "image_types": list(IMAGE_TYPES),
         "video_types": list(VIDEO_TYPES),
         "image_max_bytes": 8 * 1024 * 1024,
+        # Meta's image requirements: aspect ratio limit 10:1 (wider ones are refused, larger ones scaled).
+        "image_max_aspect_ratio": 10,
         "video_max_bytes": 1024 * 1024 * 1024,
         "topic_tag_max": 50,
     }
@@ -486,6 +488,17 @@ class ThreadsAdapter(Adapter):
                     field="media",
                 )
             )
+        ratio = int(limits.get("image_max_aspect_ratio") or 0)
+        if kind == "image" and ratio and item.width and item.height:
+            if max(item.width, item.height) > ratio * min(item.width, item.height):
+                problems.append(
+                    Problem(
+                        f"This image is {item.width}×{item.height} pixels; Threads accepts images at most "
+                        f"{ratio} times as wide as tall (or tall as wide).",
+                        part=index,
+                        field="media",
+                    )
+                )
         if not item.alt_text.strip():
             problems.append(
                 Problem(

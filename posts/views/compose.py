@@ -43,7 +43,7 @@ from channels.adapters.linkcard import fetch_preview
 from channels.http import FetchError, UnsafeURL
 from channels.models import Channel, Network
 from posts import composing, previews
-from posts.media import UploadRefused, max_upload_bytes, store_upload
+from posts.media import UploadRefused, max_upload_bytes, max_upload_pixels, store_upload
 from posts.models import Delivery, Media, Post
 from posts.previews import VISIBILITIES
 from posts.scheduling import local_to_utc
@@ -725,6 +725,7 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
         "form_action": form_action,
         "max_upload_mb": f"{max_upload_bytes() / MB:g}",
         "max_upload_bytes": max_upload_bytes(),
+        "pixel_limit": _pixel_limit([by_code[code] for code in state.chosen]),
         "max_parts": MAX_PARTS,
         "has_network": {channel.network for channel in channels},
         # A network's options show only while one of its channels is chosen (hidden, they keep their values).
@@ -732,6 +733,16 @@ def _context(request, state, errors, channels, by_code, post) -> dict:
         # The form sent back (refused, or after a button without JavaScript) holds what is not saved yet.
         "unsaved": request.method == "POST",
     }
+
+
+def _pixel_limit(chosen: list[Channel]) -> dict:
+    """The strictest pixel limit for uploads: this server's, or the chosen network's that is lower."""
+    pixels, network = max_upload_pixels(), ""
+    for channel in chosen:
+        most = channel.adapter().max_image_pixels()
+        if most and most < pixels:
+            pixels, network = most, channel.get_network_display()
+    return {"megapixels": f"{pixels / 1_000_000:.1f}".removesuffix(".0"), "network": network}
 
 
 def _page(request, state, errors, channels, by_code, post=None) -> HttpResponse:
