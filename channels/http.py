@@ -4,6 +4,12 @@
 non-public address, unless settings.SSRF_ALLOW_PRIVATE is on (development and tests against local
 servers). `fetch` adds a timeout and a size cap, and re-checks every redirect.
 
+A check and a later connection must not look the name up separately: a name can answer a public
+address to the check and a private one to the connection (DNS rebinding). So the guarded clients
+(`guarded_transport` for httpx, `fetch`'s session and `guarded_adapter` for requests) look the
+name up once when they open a connection, check every address, and connect to a checked address,
+while TLS (SNI and the certificate) and the Host header stay on the name.
+
 `web_deadline` bounds all the network calls of one web request together (see there); the HTTP
 clients of the adapters and `fetch` honour it through `deadline_adapter` (requests) and
 `deadline_transport` (httpx).
@@ -34,15 +40,51 @@ class UnsafeURL(Exception):
     """The URL is malformed or points somewhere we must not go. The message is user-readable."""
 
 
+class PrivateAddress(UnsafeURL):
+    """The host resolves to an address that is not on the public internet."""
+
+
+class HostNotFound(UnsafeURL):
+    """The host name could not be looked up (it may not exist, or DNS is failing right now)."""
+
+
 class FetchError(Exception):
     """The page could not be fetched (timeout, too big, HTTP error). User-readable message."""
 
 
+# IPv6 ranges that Python counts as global but that reach private networks or are obsolete.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the IPv4 address is the last 32 bits
+_NOT_PUBLIC_V6 = (
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated; never a real server)
+    ipaddress.ip_network("fec0::/10"),  # site-local (deprecated; still routed inside some networks)
+    ipaddress.ip_network("64:ff9b:1::/48"),  # NAT64 for local use
+)
+
+
 def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour:  # 2002::/16 carries an IPv4 address to tunnel to
+            ip = ip.sixtofour
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif any(ip in network for network in _NOT_PUBLIC_V6):
+            return False
     return ip.is_global and not ip.is_multicast
+
+
+def public_addresses(host: str, port: int) -> list[tuple[int, str]]:
+    """Look the host up once: its (family, address) pairs, all public, else raise PrivateAddress.
+
+    A failed lookup raises socket.gaierror (or UnicodeError), as a connection would.
+    """
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    for info in infos:
+        if not _is_public(info[4][0]):
+            raise PrivateAddress(f"The address {host} points to a private network, which is not allowed.")
+    return list(dict.fromkeys((info[0], info[4][0]) for info in infos))
 
 
 def check_url(url: str) -> str:
@@ -60,14 +102,9 @@ def check_url(url: str) -> str:
     if settings.SSRF_ALLOW_PRIVATE:
         return url
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+        public_addresses(parts.hostname, port)
     except (socket.gaierror, UnicodeError):
-        raise UnsafeURL(f"The server {parts.hostname} could not be found. Check the address.") from None
-    for info in infos:
-        if not _is_public(info[4][0]):
-            raise UnsafeURL(
-                f"The address {parts.hostname} points to a private network, which is not allowed."
-            )
+        raise HostNotFound(f"The server {parts.hostname} could not be found. Check the address.") from None
     return url
 
 
@@ -241,6 +278,42 @@ class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
         self.sock = _DeadlineSocket(self.sock)
 
 
+class _PinnedMixin:
+    """Connects to an address checked by the guard; TLS and the Host header keep the name.
+
+    urllib3 looks the name up through `_dns_host` only (SNI and certificate checks use `host`), so
+    pointing it at each checked address in turn pins the connection without touching the rest.
+    """
+
+    def _new_conn(self) -> socket.socket:
+        if settings.SSRF_ALLOW_PRIVATE:
+            return super()._new_conn()
+        name = self._dns_host
+        try:
+            addresses = public_addresses(name, self.port)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc
+        error = None
+        try:
+            for _family, address in addresses:
+                self._dns_host = address
+                try:
+                    return super()._new_conn()
+                except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+                    error = exc
+            raise error
+        finally:
+            self._dns_host = name
+
+
+class _PinnedHTTPConnection(_PinnedMixin, _DeadlineHTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedMixin, _DeadlineHTTPSConnection):
+    pass
+
+
 class _DeadlineHTTPPool(urllib3.HTTPConnectionPool):
     ConnectionCls = _DeadlineHTTPConnection
 
@@ -249,15 +322,26 @@ class _DeadlineHTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _DeadlineHTTPSConnection
 
 
+class _PinnedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
 _DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+_PINNED_POOLS = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
 
 
 class _DeadlineAdapter(HTTPAdapter):
     """requests' adapter with each call's timeouts cut to the web request's time left."""
 
+    pools = _DEADLINE_POOLS
+
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+        self.poolmanager.pool_classes_by_scheme = self.pools
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
@@ -276,9 +360,24 @@ class _DeadlineAdapter(HTTPAdapter):
         return super().send(request, stream=stream, timeout=timeout, **kwargs)
 
 
+class _GuardedAdapter(_DeadlineAdapter):
+    """Also connects only to public addresses, looked up once per connection (through a proxy,
+    the proxy looks the name up: only the deadline applies)."""
+
+    pools = _PINNED_POOLS
+
+
 def deadline_adapter(session: requests.Session) -> requests.Session:
     """Make the session's calls honour web_deadline (nothing changes outside one)."""
     adapter = _DeadlineAdapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def guarded_adapter(session: requests.Session) -> requests.Session:
+    """deadline_adapter, and every connection goes to a checked public address (raises PrivateAddress)."""
+    adapter = _GuardedAdapter()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -326,6 +425,34 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's network connecting only to public addresses, each name looked up once."""
+
+    def __init__(self, backend: httpcore.NetworkBackend):
+        self._backend = backend
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        if settings.SSRF_ALLOW_PRIVATE:
+            return self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        try:
+            addresses = public_addresses(host, port)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        error = None
+        for _family, address in addresses:
+            try:
+                return self._backend.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise UnsafeURL("Connections through local sockets are not allowed.")
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
 def _httpcore_timeout(timeout: float | None, error: type[Exception]) -> float | None:
     try:
         return timeout_for(timeout)
@@ -341,7 +468,18 @@ def deadline_transport(**kwargs) -> httpx.HTTPTransport:
     return transport
 
 
-_session = deadline_adapter(requests.Session())
+def guarded_transport(**kwargs) -> httpx.HTTPTransport:
+    """deadline_transport, and every connection goes to a checked public address.
+
+    A private address raises PrivateAddress (an UnsafeURL) out of the client's call. TLS keeps
+    the name: httpcore takes SNI and the certificate check from the URL, not from the socket.
+    """
+    transport = deadline_transport(**kwargs)
+    transport._pool._network_backend = _GuardedBackend(transport._pool._network_backend)
+    return transport
+
+
+_session = guarded_adapter(requests.Session())
 
 
 @dataclass

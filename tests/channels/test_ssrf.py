@@ -1,0 +1,167 @@
+"""The SSRF guard: address classes, pinned connections, and what a Bluesky server may send us to.
+
+The fake PDS listens on 127.0.0.1. With private addresses refused (settings.SSRF_ALLOW_PRIVATE off),
+`public_loopback` lets the guard count 127.0.0.1, and only it, as public: it stands in for a public
+server. An "internal service" on 127.0.0.2 (same port) stands in for what the guard must protect;
+it answers everything with a secret, and records what reaches it.
+"""
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+
+from channels import http as guard
+from channels.http import UnsafeURL, check_url, fetch
+from tests.fakes.bluesky import APP_PASSWORD
+
+SECRET = "INTERNAL-SECRET-4711"
+CREATE_SESSION = "com.atproto.server.createSession"
+
+
+class _InternalHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.hits.append((self.command, self.path, dict(self.headers), body))
+        payload = json.dumps({"error": "InvalidRequest", "message": SECRET}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture
+def internal(fake_bluesky):
+    """An internal service on 127.0.0.2, on the fake PDS's port (so one name:port can point at either)."""
+    server = ThreadingHTTPServer(("127.0.0.2", urlsplit(fake_bluesky.url).port), _InternalHandler)
+    server.daemon_threads = True
+    server.hits = []
+    server.url = f"http://127.0.0.2:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def public_loopback(fake_bluesky, settings, monkeypatch):
+    """Private addresses refused, except 127.0.0.1 (the fake PDS), which counts as a public server."""
+    real = guard._is_public
+    monkeypatch.setattr(guard, "_is_public", lambda address: address == "127.0.0.1" or real(address))
+    settings.SSRF_ALLOW_PRIVATE = False
+
+
+@pytest.fixture
+def names(monkeypatch):
+    """Made-up host names: {name: [address, ...]} answered in turn (the last one repeats)."""
+    table: dict[str, list[str]] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if isinstance(host, bytes):
+            host = host.decode()
+        answers = table.get(host)
+        if answers is None:
+            return real(host, port, *args, **kwargs)
+        address = answers.pop(0) if len(answers) > 1 else answers[0]
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sockaddr = (address, port or 0, 0, 0) if family == socket.AF_INET6 else (address, port or 0)
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table
+
+
+def port_of(fake) -> int:
+    return urlsplit(fake.url).port
+
+
+def sent_the_password(server) -> bool:
+    return any(APP_PASSWORD.encode() in body for *_, body in server.hits)
+
+
+# --- address classes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.0.0.1",
+        "127.0.0.1",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "::10.0.0.1",  # IPv4-compatible (deprecated)
+        "::127.0.0.1",
+        "::8.8.8.8",  # IPv4-compatible addresses are never used for real servers
+        "fec0::1",  # site-local (deprecated)
+        "feff::1",
+        "64:ff9b:1::a00:1",  # local-use NAT64
+    ],
+)
+def test_the_guard_refuses_addresses_that_reach_a_private_network(address, settings, names):
+    settings.SSRF_ALLOW_PRIVATE = False
+    names["inside.example"] = [address]
+
+    with pytest.raises(UnsafeURL, match="points to a private network"):
+        check_url("https://inside.example/")
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700::1", "64:ff9b::808:808", "2002:808:808::1"])
+def test_the_guard_lets_public_addresses_through(address, settings, names):
+    settings.SSRF_ALLOW_PRIVATE = False
+    names["outside.example"] = [address]
+
+    assert check_url("https://outside.example/") == "https://outside.example/"
+
+
+# --- one lookup, and the connection goes where it pointed --------------------------------------
+
+
+def test_the_guarded_requests_session_connects_to_the_address_it_checked(
+    public_loopback, names, internal, fake_bluesky
+):
+    names["rebind-requests.test"] = ["127.0.0.1", "127.0.0.2"]
+    names["inside-requests.test"] = ["127.0.0.2"]
+    port = port_of(fake_bluesky)
+
+    response = guard._session.get(f"http://rebind-requests.test:{port}/pages/plain", timeout=5)
+    assert response.status_code == 200 and "Just a title" in response.text
+    with pytest.raises(UnsafeURL, match="private network"):
+        guard._session.get(f"http://inside-requests.test:{port}/pages/plain", timeout=5)
+
+    assert fake_bluesky.page_hits == ["/pages/plain"] and internal.hits == []
+
+
+def test_fetch_never_reaches_a_name_that_answers_public_then_private(
+    public_loopback, names, internal, fake_bluesky
+):
+    names["rebind-fetch.test"] = ["127.0.0.1", "127.0.0.2"]
+
+    try:
+        fetched = fetch(f"http://rebind-fetch.test:{port_of(fake_bluesky)}/pages/plain")
+    except UnsafeURL:
+        pass  # refusing is fine: going where the second answer points is not
+    else:
+        assert b"Just a title" in fetched.content
+
+    assert internal.hits == []
