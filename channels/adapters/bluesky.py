@@ -11,6 +11,14 @@ Exactly once. A post is created with a record key (a TID) generated once and che
 createRecord; a retry reads that key first and returns the existing post if the earlier attempt got
 through. RemoteRef.id is the post's at:// URI (unique on its own, and what getPosts takes); the
 rkey is its last segment.
+
+Where the client goes. The PDS address is user-supplied, and a PDS names further addresses itself:
+redirects, and the `serviceEndpoint` of the DID document in every session, which the SDK switches
+to. Redirects are never followed (an XRPC server answers directly; a redirect of createSession
+would carry the app password elsewhere). An announced endpoint may be another public host (the
+bsky.social entryway announces *.host.bsky.network), but one on a private address is refused
+before the client or the stored session switch to it. Every connection goes through
+channels.http.guarded_transport, which checks the address it connects to.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from atproto.exceptions import (
     UnauthorizedError,
 )
 from atproto_client.client.base import is_method_not_served
+from atproto_client.client.session import SessionResponse, get_session_pds_endpoint
 from atproto_client.models.blob_ref import BlobRef
 from atproto_client.request import RequestBase
 from atproto_client.utils import facet_detection
@@ -72,9 +81,11 @@ from channels.adapters.images import MAX_SOURCE_PIXELS, ImageError, PreparedImag
 from channels.adapters.linkcard import LinkPreview, fetch_image, fetch_preview
 from channels.http import (
     FetchError,
+    HostNotFound,
+    PrivateAddress,
     UnsafeURL,
     check_url,
-    deadline_transport,
+    guarded_transport,
     no_cookies,
     normalise_base_url,
     out_of_time,
@@ -189,10 +200,30 @@ def translate(exc: Exception) -> Exception | None:
     return None
 
 
+class RedirectRefused(UnsafeURL):
+    """The server answered with a redirect, which is never followed."""
+
+
+class EndpointRefused(UnsafeURL):
+    """The server announced this account's PDS at an address the guard refuses."""
+
+
+def _refuse_redirect(response: httpx.Response) -> None:
+    if response.is_redirect:
+        target = urlsplit(response.headers.get("Location", "")).netloc or "another address"
+        raise RedirectRefused(
+            f"{response.request.url.netloc.decode()} answered with a redirect to {target}, which is not "
+            "followed: a Bluesky server must answer directly."
+        )
+
+
 @contextmanager
 def _translated(server: str = "Bluesky") -> Iterator[None]:
     try:
         yield
+    except UnsafeURL as exc:
+        # The server sent us somewhere we do not go: that needs fixing there, not a retry.
+        raise AuthorizationLost(f"{exc} Reconnect this channel once its server is fixed.") from exc
     except (AtProtocolError, httpx.TransportError) as exc:
         mapped = translate(exc)
         if mapped is None:
@@ -233,15 +264,50 @@ class _ThreadRequest(Request):
 
 def _httpx_client(timeout: float) -> httpx.Client:
     return httpx.Client(
-        follow_redirects=True,
+        follow_redirects=False,
+        event_hooks={"response": [_refuse_redirect]},
         timeout=timeout,
-        transport=deadline_transport(verify=_ssl_context()),
+        transport=guarded_transport(verify=_ssl_context()),
         cookies=no_cookies(),
     )
 
 
+def check_pds_endpoint(endpoint: str) -> None:
+    """Raise EndpointRefused if a server-announced PDS address is one the guard refuses.
+
+    A name that does not resolve right now is let through (the connection fails, and is retried).
+    """
+    try:
+        check_url(endpoint.removesuffix("/xrpc"))
+    except PrivateAddress:
+        host = urlsplit(endpoint).netloc
+        raise EndpointRefused(
+            f"The Bluesky server named {host} as this account's data server, which points to a private "
+            "network and is not allowed."
+        ) from None
+    except HostNotFound:
+        pass
+    except UnsafeURL as exc:
+        raise EndpointRefused(f"The Bluesky server named an unusable data server: {exc}") from None
+
+
+class _GuardedClient(Client):
+    """atproto's Client that refuses to switch to a PDS endpoint the guard refuses.
+
+    The SDK moves its base URL to the DID document's serviceEndpoint on every session it creates,
+    refreshes or imports; the check runs before that, so neither the client nor the stored session
+    (saved by the session-change callback) ever points there.
+    """
+
+    def _set_session(self, event: SessionEvent, session: SessionResponse) -> None:
+        endpoint = get_session_pds_endpoint(session)
+        if endpoint:
+            check_pds_endpoint(endpoint)
+        super()._set_session(event, session)
+
+
 def _new_client(base_url: str) -> Client:
-    return Client(base_url=base_url, request=_ThreadRequest())
+    return _GuardedClient(base_url=base_url, request=_ThreadRequest())
 
 
 def _count(text: str) -> tuple[int, int]:
@@ -767,18 +833,13 @@ def connect(handle: str, app_password: str, pds_url: str | None = None) -> Conne
         client.login(handle, app_password, fetch_bsky_profile=False)
         session = sessions[-1]
         try:
-            check_url((session.pds_endpoint or base_url).removesuffix("/xrpc"))
-        except UnsafeURL:
-            raise ConnectError(
-                "This account's data server is on a private network address, which is not allowed.",
-                field="pds_url",
-            ) from None
-        try:
             profile = client.get_profile(session.did)
         except RequestErrorBase as exc:
             if not is_method_not_served(exc):  # a PDS without the Bluesky app view still works
                 raise
             profile = None
+    except UnsafeURL as exc:  # a redirect, an announced endpoint, an address found private on connecting
+        raise ConnectError(str(exc), field="pds_url") from None
     except UnauthorizedError as exc:
         name = _error_name(exc)
         if name == "AuthFactorTokenRequired":

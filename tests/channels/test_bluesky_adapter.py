@@ -183,18 +183,6 @@ def test_it_adds_no_card_when_link_cards_are_off(bluesky_channel, fake_bluesky):
     assert not fake_bluesky.blobs
 
 
-def test_it_never_fetches_a_private_address_for_a_card_when_they_are_not_allowed(
-    bluesky_channel, fake_bluesky, settings
-):
-    settings.SSRF_ALLOW_PRIVATE = False
-    url = fake_bluesky.page_url("/pages/article")
-
-    publish(bluesky_channel, f"Internal {url}")
-
-    assert "embed" not in fake_bluesky.posts()[0]["value"]
-    assert fake_bluesky.page_hits == []
-
-
 def test_it_reads_previews_from_twitter_tags_with_relative_images_and_declared_charsets():
     from channels.adapters.linkcard import _charset, parse_preview
 

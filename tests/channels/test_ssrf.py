@@ -13,10 +13,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+from django.urls import reverse
 
 from channels import http as guard
+from channels.adapters import bluesky
+from channels.adapters.base import AuthorizationLost, ConnectError
 from channels.http import UnsafeURL, check_url, fetch
-from tests.fakes.bluesky import APP_PASSWORD
+from channels.models import Channel
+from posts.models import Delivery as DeliveryRow
+from tests.channels.test_bluesky_adapter import Delivery
+from tests.fakes.bluesky import ALICE, APP_PASSWORD
+from tests.posts.engine import compose, dispatch_and_work
 
 SECRET = "INTERNAL-SECRET-4711"
 CREATE_SESSION = "com.atproto.server.createSession"
@@ -137,6 +144,28 @@ def test_the_guard_lets_public_addresses_through(address, settings, names):
 # --- one lookup, and the connection goes where it pointed --------------------------------------
 
 
+def test_the_bluesky_client_connects_to_the_address_it_checked(
+    public_loopback, names, internal, fake_bluesky
+):
+    names["rebind.test"] = ["127.0.0.1", "127.0.0.2"]
+    client = bluesky._httpx_client(5)
+
+    response = client.get(f"http://rebind.test:{port_of(fake_bluesky)}/pages/plain")
+
+    assert response.status_code == 200 and b"Just a title" in response.content
+    assert fake_bluesky.page_hits == ["/pages/plain"] and internal.hits == []
+
+
+def test_the_bluesky_client_refuses_a_name_that_points_inside(public_loopback, names, internal, fake_bluesky):
+    names["inside.test"] = ["127.0.0.2"]
+    client = bluesky._httpx_client(5)
+
+    with pytest.raises(UnsafeURL, match="private network"):
+        client.get(f"http://inside.test:{port_of(fake_bluesky)}/pages/plain")
+
+    assert internal.hits == []
+
+
 def test_the_guarded_requests_session_connects_to_the_address_it_checked(
     public_loopback, names, internal, fake_bluesky
 ):
@@ -163,5 +192,137 @@ def test_fetch_never_reaches_a_name_that_answers_public_then_private(
         pass  # refusing is fine: going where the second answer points is not
     else:
         assert b"Just a title" in fetched.content
+
+    assert internal.hits == []
+
+
+def test_connect_never_sends_the_password_to_a_name_that_answers_public_then_private(
+    public_loopback, names, internal, fake_bluesky
+):
+    names["rebind-connect.test"] = ["127.0.0.1", "127.0.0.2"]
+
+    with pytest.raises(ConnectError) as caught:
+        bluesky.connect(ALICE, APP_PASSWORD, f"http://rebind-connect.test:{port_of(fake_bluesky)}")
+
+    assert caught.value.field == "pds_url" and "private network" in caught.value.message
+    assert internal.hits == []
+
+
+def test_a_post_gets_no_card_from_a_private_address(bluesky_channel, public_loopback, internal, fake_bluesky):
+    url = f"{internal.url}/pages/article"
+
+    bluesky_channel.adapter().publish_part(Delivery(f"Internal {url}").request())
+
+    assert "embed" not in fake_bluesky.posts()[0]["value"]
+    assert internal.hits == []
+
+
+# --- redirects ---------------------------------------------------------------------------------
+
+
+def test_connect_does_not_follow_a_sign_in_redirect(public_loopback, internal, fake_bluesky):
+    fake_bluesky.redirect_next(CREATE_SESSION, f"{internal.url}/xrpc/{CREATE_SESSION}")
+
+    with pytest.raises(ConnectError) as caught:
+        bluesky.connect(ALICE, APP_PASSWORD, fake_bluesky.url)
+
+    assert caught.value.field == "pds_url"
+    assert "redirect" in caught.value.message
+    assert internal.hits == []
+
+
+def test_connect_does_not_follow_a_redirect_even_when_private_addresses_are_allowed(internal, fake_bluesky):
+    fake_bluesky.redirect_next(CREATE_SESSION, f"{internal.url}/xrpc/{CREATE_SESSION}")
+
+    with pytest.raises(ConnectError):
+        bluesky.connect(ALICE, APP_PASSWORD, fake_bluesky.url)
+
+    assert internal.hits == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publishing_does_not_follow_a_sign_in_redirect(
+    cast, redis_conn, bluesky_channel, public_loopback, internal, fake_bluesky
+):
+    fake_bluesky.expire_access_tokens()
+    fake_bluesky.expire_refresh_tokens()  # the worker must sign in with the app password
+    fake_bluesky.redirect_next(CREATE_SESSION, f"{internal.url}/xrpc/{CREATE_SESSION}")
+    post = compose(cast.alice, cast.workspace, [bluesky_channel], ["Hello"])
+
+    dispatch_and_work()
+
+    delivery = post.deliveries.get()
+    assert delivery.status == DeliveryRow.Status.HELD
+    assert "redirect" in delivery.last_error
+    assert internal.hits == [] and not sent_the_password(internal)
+    assert fake_bluesky.posts() == []
+
+
+# --- the PDS address a server announces --------------------------------------------------------
+
+
+def stored_endpoint(channel) -> str:
+    channel = Channel.objects.get(pk=channel.pk)
+    return channel.get_credentials()["session"].split(":::")[-1]
+
+
+def test_connect_refuses_a_data_server_announced_on_a_private_address(
+    public_loopback, internal, fake_bluesky
+):
+    fake_bluesky.service_endpoint = internal.url
+
+    with pytest.raises(ConnectError) as caught:
+        bluesky.connect(ALICE, APP_PASSWORD, fake_bluesky.url)
+
+    assert caught.value.field == "pds_url" and "private network" in caught.value.message
+    assert internal.hits == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_refresh_never_moves_the_channel_to_a_private_address(
+    client, cast, redis_conn, bluesky_channel, public_loopback, internal, fake_bluesky
+):
+    before = stored_endpoint(bluesky_channel)
+    fake_bluesky.service_endpoint = internal.url
+    fake_bluesky.expire_access_tokens()  # the worker refreshes the session first
+    post = compose(cast.alice, cast.workspace, [bluesky_channel], ["Hello"])
+
+    dispatch_and_work()
+
+    delivery = post.deliveries.get()
+    assert delivery.status == DeliveryRow.Status.HELD
+    assert "private network" in delivery.last_error and SECRET not in delivery.last_error
+    assert internal.hits == []
+    assert stored_endpoint(bluesky_channel) == before
+    client.force_login(cast.alice)
+    for name in ("posts:failed", "channels:list"):
+        html = client.get(reverse(name, kwargs={"slug": "acme"})).content.decode()
+        assert SECRET not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_refresh_may_move_the_channel_to_another_public_server(
+    cast, redis_conn, bluesky_channel, public_loopback, names, internal, fake_bluesky
+):
+    names["pds2.test"] = ["127.0.0.1"]  # the same fake, under another public name
+    moved = f"http://pds2.test:{port_of(fake_bluesky)}"
+    fake_bluesky.service_endpoint = moved
+    fake_bluesky.expire_access_tokens()
+    post = compose(cast.alice, cast.workspace, [bluesky_channel], ["Hello"])
+
+    dispatch_and_work()
+
+    assert post.deliveries.get().status == DeliveryRow.Status.PUBLISHED
+    assert stored_endpoint(bluesky_channel).startswith(moved)
+    assert len(fake_bluesky.posts()) == 1 and internal.hits == []
+
+
+def test_a_stored_session_on_a_private_address_is_not_used(bluesky_channel, public_loopback, internal):
+    credentials = bluesky_channel.get_credentials()
+    session = credentials["session"].rsplit(":::", 1)[0] + ":::" + internal.url
+    bluesky_channel.save_credentials({**credentials, "session": session})
+
+    with pytest.raises(AuthorizationLost, match="private network"):
+        bluesky_channel.adapter().verify()
 
     assert internal.hits == []

@@ -31,6 +31,8 @@ Behaviour switches:
   reset_in=60)` (429 with ratelimit-* headers); `lose_response_next(nsid)` (does the work, then
   closes the connection without answering); `hang_next(nsid, seconds)` (does the work, answers late).
   `nsid=None` matches any call.
+- `redirect_next(nsid, location, status=307, times=1)`: answers the call with a redirect there.
+- `service_endpoint`: the PDS address the DID document announces (default: this server's URL).
 - `set_counts(uri, likes=, reposts=, replies=, quotes=)` for getPosts.
 - `set_password(handle, password)` to revoke an app password.
 
@@ -136,13 +138,14 @@ class Call:
 @dataclass
 class _Misbehaviour:
     nsid: str | None
-    kind: str  # "status", "lose", "hang"
+    kind: str  # "status", "lose", "hang", "redirect"
     status: int = 500
     error: str = "InternalServerError"
     message: str = "Internal Server Error"
     headers: dict = field(default_factory=dict)
     seconds: float = 0.0
     times: int = 1
+    location: str = ""
 
 
 class XrpcError(Exception):
@@ -179,6 +182,7 @@ class FakeBluesky:
             self.access_ttl = 2 * 3600
             self.refresh_ttl = 60 * 24 * 3600
             self.blob_limit = 1_000_000
+            self.service_endpoint: str | None = None
             self.accounts: dict[str, FakeAccount] = {}
             self.requests: list[Call] = []
             self.records: dict[str, dict] = {}
@@ -298,6 +302,12 @@ class FakeBluesky:
         with self._lock:
             self._misbehaviours.append(_Misbehaviour(nsid, "hang", seconds=seconds, times=times))
 
+    def redirect_next(self, nsid, location: str, *, status: int = 307, times: int = 1) -> None:
+        with self._lock:
+            self._misbehaviours.append(
+                _Misbehaviour(nsid, "redirect", status, location=location, times=times)
+            )
+
     # --- queries for assertions ---
 
     def calls(self, nsid: str) -> list[Call]:
@@ -333,7 +343,11 @@ class FakeBluesky:
             "alsoKnownAs": [f"at://{account.handle}"],
             "verificationMethod": [],
             "service": [
-                {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": self.url}
+                {
+                    "id": "#atproto_pds",
+                    "type": "AtprotoPersonalDataServer",
+                    "serviceEndpoint": self.service_endpoint or self.url,
+                }
             ],
         }
 
@@ -678,6 +692,9 @@ class _Handler(BaseHTTPRequestHandler):
         with self.fake._lock:
             self.fake.requests.append(Call(method, nsid, params, body, headers))
         misbehaviour = self.fake._take_misbehaviour(nsid)
+        if misbehaviour is not None and misbehaviour.kind == "redirect":
+            self._send(misbehaviour.status, b"", "text/plain", {"Location": misbehaviour.location})
+            return
         if misbehaviour is not None and misbehaviour.kind == "status":
             self._reply(
                 misbehaviour.status,
