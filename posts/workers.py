@@ -70,6 +70,19 @@ class ThreadWorker(SimpleWorker):
 
     # UnixSignalDeathPenalty (SIGALRM) only works in the main thread; this raises in the job's thread.
     death_penalty_class = TimerDeathPenalty
+    # Redis refusing connections (restarting): try again within seconds of it coming back, not a minute.
+    max_connection_wait_time = 5.0
+
+    @property
+    def connection_timeout(self) -> int:
+        """The socket timeout RQ lifts this worker's Redis connection to, if REDIS_TIMEOUT is shorter.
+
+        RQ makes it the dequeue wait plus 10 s (415 s by default), so a Redis that stops answering held
+        each thread that long. Ours waits for a job STOP_CHECK_SECONDS at a time (below): a few seconds
+        more is enough for any answer, and a hung Redis ends the worker loop with a TimeoutError within
+        seconds; the pool starts a new thread, which carries on as soon as Redis answers again.
+        """
+        return STOP_CHECK_SECONDS + 3
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -134,13 +134,35 @@ TEMPLATES = [
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 DATABASES = {"default": database_from_url("DATABASE_URL", DATABASE_URL)}
+# A PostgreSQL that takes the connection and never answers: give up after this many seconds (libpq's
+# minimum is 2) instead of holding every page, /healthz and the workers for the OS's TCP timeout.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=2)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset means "embedded": `make run` and the test suite start a bundled Redis and set REDIS_URL for
 # every process they launch. A process started by hand without it talks to the default local port.
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
+# A Redis that takes the connection and never answers: every command gives up after REDIS_TIMEOUT
+# seconds. django-rq passes nothing but the URL to redis-py, so the timeouts travel in its query string
+# (a value already in REDIS_URL wins). RQ workers wait for jobs in blocking calls of a couple of seconds
+# and lift their own connection's socket timeout above that wait (posts/workers.py).
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 5.0, minimum=1.0)
+
+
+def _with_redis_timeouts(url: str, timeout: float) -> str:
+    from urllib.parse import parse_qsl, urlencode
+
+    base, _, query = url.partition("?")
+    # Connections idle for half a minute are pinged before use, so one dropped while Redis restarted
+    # is replaced instead of failing the next command.
+    defaults = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "health_check_interval": 30}
+    return f"{base}?{urlencode({**{k: f'{v:g}' for k, v in defaults.items()}, **dict(parse_qsl(query))})}"
+
+
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+    "default": {"URL": _with_redis_timeouts(REDIS_URL, REDIS_TIMEOUT), "DEFAULT_TIMEOUT": 300},
 }
 RQ = {"COMMIT_MODE": "auto"}
 
