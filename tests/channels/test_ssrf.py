@@ -12,7 +12,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+import requests
 from django.urls import reverse
 
 from channels import http as guard
@@ -326,3 +328,97 @@ def test_a_stored_session_on_a_private_address_is_not_used(bluesky_channel, publ
         bluesky_channel.adapter().verify()
 
     assert internal.hits == []
+
+
+# --- TLS stays on the name ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 whose certificate (from a test CA) names pds.test only."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("Test CA"))
+        .issuer_name(name("Test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("pds.test"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("pds.test")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format, *args):
+            pass
+
+        def do_GET(self):
+            self.server.hosts.append(self.headers.get("Host"))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.hosts = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.port = server.server_address[1]
+    server.ca = str(tmp_path / "ca.pem")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_pinned_connections_check_the_certificate_against_the_name(public_loopback, names, tls_server):
+    import ssl
+
+    names["pds.test"] = ["127.0.0.1"]
+    names["other.test"] = ["127.0.0.1"]  # the same server, under a name its certificate does not have
+    context = ssl.create_default_context(cafile=tls_server.ca)
+    client = httpx.Client(transport=guard.guarded_transport(verify=context))
+    session = requests.Session()
+    guard.guarded_adapter(session)
+
+    assert client.get(f"https://pds.test:{tls_server.port}/").text == "ok"
+    assert session.get(f"https://pds.test:{tls_server.port}/", verify=tls_server.ca, timeout=5).text == "ok"
+    with pytest.raises(httpx.ConnectError, match="certificate"):
+        client.get(f"https://other.test:{tls_server.port}/")
+    with pytest.raises(requests.exceptions.SSLError):
+        session.get(f"https://other.test:{tls_server.port}/", verify=tls_server.ca, timeout=5)
+
+    assert tls_server.hosts == [f"pds.test:{tls_server.port}"] * 2
