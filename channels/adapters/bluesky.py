@@ -294,14 +294,16 @@ def check_pds_endpoint(endpoint: str) -> None:
 class _GuardedClient(Client):
     """atproto's Client that refuses to switch to a PDS endpoint the guard refuses.
 
-    The SDK moves its base URL to the DID document's serviceEndpoint on every session it creates,
-    refreshes or imports; the check runs before that, so neither the client nor the stored session
-    (saved by the session-change callback) ever points there.
+    The SDK moves its base URL to the DID document's serviceEndpoint on every session it creates
+    or refreshes; the check runs before that, so neither the client nor the stored session (saved
+    by the session-change callback) ever points there. A stored session being imported (every job)
+    is not looked up again: it was checked when it was stored, and the guarded transport refuses
+    to connect to a private address anyway.
     """
 
     def _set_session(self, event: SessionEvent, session: SessionResponse) -> None:
         endpoint = get_session_pds_endpoint(session)
-        if endpoint:
+        if endpoint and event is not SessionEvent.IMPORT:
             check_pds_endpoint(endpoint)
         super()._set_session(event, session)
 
