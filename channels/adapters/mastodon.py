@@ -84,7 +84,7 @@ from channels.http import (
     START_AGAIN,
     UnsafeURL,
     check_url,
-    deadline_adapter,
+    guarded_adapter,
     normalise_base_url,
     out_of_time,
     thread_client,
@@ -176,7 +176,7 @@ class _GuardedSession(requests.Session):
         super().__init__()
         self.cookies.set_policy(NO_COOKIES)
         self._checked: dict[str, float] = {}
-        deadline_adapter(self)
+        guarded_adapter(self)  # connects only to the address that was checked (no DNS rebinding)
 
     def send(self, request, **kwargs):
         parts = urlsplit(request.url)

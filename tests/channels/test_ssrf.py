@@ -422,3 +422,21 @@ def test_pinned_connections_check_the_certificate_against_the_name(public_loopba
         session.get(f"https://other.test:{tls_server.port}/", verify=tls_server.ca, timeout=5)
 
     assert tls_server.hosts == [f"pds.test:{tls_server.port}"] * 2
+
+
+def test_the_mastodon_session_connects_to_the_address_it_checked(
+    public_loopback, names, internal, fake_bluesky
+):
+    from channels.adapters.mastodon import _GuardedSession
+
+    names["rebind-mastodon.test"] = ["127.0.0.1", "127.0.0.2"]
+    session = _GuardedSession()
+
+    try:
+        response = session.get(f"http://rebind-mastodon.test:{port_of(fake_bluesky)}/pages/plain", timeout=5)
+    except UnsafeURL:
+        pass  # refusing is fine (the session's own check took the public answer): going inside is not
+    else:
+        assert "Just a title" in response.text
+
+    assert internal.hits == []
