@@ -497,7 +497,16 @@ def fetch(
     max_redirects: int = 5,
     accept: str = "*/*",
 ) -> Fetched:
-    """GET a user-supplied URL through the guard, following redirects by hand so each is checked."""
+    """GET a user-supplied URL through the guard, following redirects by hand so each is checked.
+
+    `timeout` bounds the whole fetch, redirects and body included, in workers as in web requests (where
+    a shorter web deadline wins): a server that trickles a byte at a time is cut off, not waited for.
+    """
+    with web_deadline(timeout):
+        return _fetch(url, timeout=timeout, max_bytes=max_bytes, max_redirects=max_redirects, accept=accept)
+
+
+def _fetch(url: str, *, timeout: float, max_bytes: int, max_redirects: int, accept: str) -> Fetched:
     current = check_url(url)
     for _ in range(max_redirects + 1):
         try:
@@ -508,8 +517,9 @@ def fetch(
                 allow_redirects=False,
                 headers={"Accept": accept, "User-Agent": f"{settings.SITE_NAME} (+{settings.SITE_URL})"},
             )
-        except requests.RequestException:
-            raise FetchError("The page could not be reached.") from None
+        except (requests.RequestException, OutOfTime):
+            host = urlsplit(current).netloc
+            raise FetchError((out_of_time(host, "") or "The page could not be reached.").strip()) from None
         with response:
             if response.is_redirect:
                 location = response.headers.get("Location", "")
@@ -527,8 +537,11 @@ def fetch(
                     if total > max_bytes:
                         raise FetchError("The page is too large to read.")
                     chunks.append(chunk)
-            except requests.RequestException:
-                raise FetchError("The page could not be read completely.") from None
+            except (requests.RequestException, OutOfTime):
+                host = urlsplit(current).netloc
+                raise FetchError(
+                    (out_of_time(host, "") or "The page could not be read completely.").strip()
+                ) from None
             return Fetched(
                 url=current,
                 content_type=response.headers.get("Content-Type", "").split(";")[0].strip().lower(),

@@ -114,3 +114,21 @@ def test_the_mastodon_session_does_not_remember_a_check_made_with_private_addres
             client.instance_v1()
 
     assert len(cookie_server.seen) == 1
+
+
+@pytest.mark.parametrize("behaviour", ["trickle", "trickle-body"])
+def test_fetch_has_a_total_deadline_in_workers_too(behaviour):
+    """A link-card server that trickles a byte a second is cut off at the timeout, not after every byte."""
+    from time import monotonic
+
+    from channels.http import FetchError, fetch
+    from tests.fakes.stalling import StallingServer
+
+    with StallingServer(behaviour, interval=0.5) as server:
+        started = monotonic()
+        with pytest.raises(FetchError) as caught:
+            fetch(server.url + "/article", timeout=2)
+        took = monotonic() - started
+
+    assert took < 2 + 2
+    assert "2 seconds" in caught.value.args[0] or "could not" in caught.value.args[0]
