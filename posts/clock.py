@@ -26,6 +26,9 @@ from django.utils import timezone
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 60.0
+# An offset smaller than this is the measurement's own noise (half the query's round trip, SQLite's
+# milliseconds) and is taken as 0: on a synchronised machine, this process's clock as it is.
+NOISE = timedelta(milliseconds=100)
 # After a failed measurement (database away), the last offset is kept and measured again this soon.
 RETRY_SECONDS = 5.0
 
@@ -62,11 +65,12 @@ def _sync() -> None:
         if time.monotonic() < _next_sync:
             return  # another thread has just measured
         try:
-            _offset = measure()
+            measured = measure()
         except DatabaseError as exc:
             log.warning("could not read the database's clock: %s", exc.__class__.__name__)
             _next_sync = time.monotonic() + RETRY_SECONDS
             return
+        _offset = measured if abs(measured) >= NOISE else timedelta(0)
         _next_sync = time.monotonic() + getattr(settings, "CLOCK_SYNC_SECONDS", SYNC_SECONDS)
     finally:
         _measuring.release()

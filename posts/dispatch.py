@@ -18,12 +18,12 @@ import django_rq
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Q
-from django.utils.timezone import now
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from posts import channel_auth
+from posts.clock import now
 from posts.models import Delivery, DeliveryAttempt, Heartbeat, PeriodicRun
 
 log = logging.getLogger(__name__)

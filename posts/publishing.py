@@ -14,7 +14,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
-from django.utils.timezone import now
 
 from channels.adapters.base import (
     AuthorizationLost,
@@ -26,6 +25,7 @@ from channels.adapters.base import (
 )
 from channels.models import Channel
 from posts import channel_auth, notify
+from posts.clock import now
 from posts.models import Delivery, DeliveryAttempt
 
 log = logging.getLogger(__name__)
