@@ -13,7 +13,7 @@ from django.utils.timezone import now
 
 from channels.adapters.base import PartContent, PostOptions, Validation
 from channels.models import Channel
-from posts import notify, scheduling
+from posts import clock, notify, scheduling
 from posts.models import Comment, Delivery, Media, Post, PostPart
 from workspaces.models import Perm
 
@@ -278,7 +278,8 @@ def schedule(post: Post) -> None:
                     raise PostInvalid({"channels": [f"{delivery.channel} has no posting times yet."]})
                 when, in_queue = slots[0], True
             else:
-                when, in_queue = at, False
+                # Share now: a time the dispatcher compares on the database's clock, not this machine's.
+                when, in_queue = clock.now(), False
             delivery.status = Delivery.Status.SCHEDULED
             delivery.scheduled_for = when
             delivery.next_attempt_at = when

@@ -106,6 +106,16 @@ def test_a_dispatcher_a_minute_slow_hands_out_share_now_posts_at_once(
     assert dispatch_due() == 1
 
 
+def test_share_now_from_a_web_machine_a_minute_fast_is_handed_out_at_once(
+    cast, mastodon_channel, redis_conn, skew
+):
+    skew(60)  # the web's machine
+    post = compose(cast.alice, cast.workspace, [mastodon_channel], ["Share this now"])
+    skew(0)  # the dispatcher's
+    assert seconds_from_database(post.deliveries.get().scheduled_for) < 2
+    assert dispatch_due() == 1
+
+
 @pytest.mark.django_db(transaction=True)  # jobs are enqueued after commit
 def test_a_worker_a_minute_slow_publishes_share_now_posts_at_once(
     cast, mastodon_channel, fake_mastodon, redis_conn, skew
