@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import Error, connection, transaction
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def _sync() -> None:
             return  # another thread has just measured
         try:
             measured = measure()
-        except DatabaseError as exc:
+        except Error as exc:  # lost connection, database restarting
             log.warning("could not read the database's clock: %s", exc.__class__.__name__)
             _next_sync = time.monotonic() + RETRY_SECONDS
             return

@@ -48,6 +48,20 @@ def test_the_clock_reads_the_database_once_and_not_at_every_call(db, skew, djang
             clock.now()
 
 
+def test_the_clock_keeps_its_offset_while_the_database_is_away(db, skew, monkeypatch):
+    from django.db import InterfaceError
+
+    skew(600)
+    clock.now()
+
+    def away():
+        raise InterfaceError("connection already closed")
+
+    monkeypatch.setattr(clock, "measure", away)
+    clock.resync()
+    assert seconds_from_database(clock.now()) < 2  # no error, and still the database's time
+
+
 def test_a_dispatcher_ten_minutes_fast_does_not_stop_the_sweeps(db, skew):
     skew(600)
     assert claim_periodic("sweep", SWEEP_EVERY) is True
