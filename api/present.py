@@ -105,7 +105,7 @@ def post_out(post) -> dict:
         "code": post.code,
         "status": post.status,
         "mode": post.mode,
-        "scheduled_at": min((d.scheduled_for for d in deliveries if d.scheduled_for), default=None),
+        "scheduled_at": post.first_time(),
         "author": post.author.get_username() if post.author else None,
         "approved_by": post.approved_by.get_username() if post.approved_by else None,
         "created": post.created,

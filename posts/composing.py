@@ -254,12 +254,12 @@ def schedule(post: Post) -> None:
 
     A delivery that has a time keeps it (set by "at a time", or kept through an edit); one placed in
     the queue whose slot has passed (the approval came late) takes the next free slot; one without a
-    time is timed by the post's mode: now, the post's fixed time, or the channel's next free slot.
+    time takes the channel's next free slot (queue) or goes now. compose() gives "at a time" deliveries,
+    and channels added to such a post, their time before this runs.
     """
     at = now()
     with transaction.atomic():
         deliveries = list(post.deliveries.select_related("channel", "channel__workspace").select_for_update())
-        fixed_times = [d.scheduled_for for d in deliveries if d.scheduled_for and not d.in_queue]
         for delivery in deliveries:
             when, in_queue = delivery.scheduled_for, delivery.in_queue
             if when is not None and when < at - timedelta(minutes=1):
@@ -270,8 +270,6 @@ def schedule(post: Post) -> None:
                 when = None
             if when is not None:
                 when = max(when, at)
-            elif post.mode == Post.Mode.AT and fixed_times:
-                when, in_queue = max(min(fixed_times), at), False
             elif post.mode == Post.Mode.QUEUE:
                 slots = scheduling.next_free_slots(delivery.channel, 1, after=at)
                 if not slots:
