@@ -23,9 +23,10 @@ PRODUCTION = {
 
 
 def deploy_warnings(**overrides) -> set[str]:
-    # Only what a deployment sets: nothing from the test run's own environment (DEBUG, SSRF_ALLOW_PRIVATE).
+    # Only what a deployment sets: nothing from the test run's own environment (DEBUG, SSRF_ALLOW_PRIVATE),
+    # nor from a developer's .env in the checkout (ENV_FILE names none).
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    env = {**keep, **PRODUCTION, **overrides, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**keep, **PRODUCTION, **overrides, "ENV_FILE": os.devnull, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
         cwd=ROOT,
