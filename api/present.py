@@ -9,18 +9,13 @@ from django.db.models import Prefetch
 from django.urls import reverse
 
 from channels.adapters import adapter_class
-from posts.models import Delivery, Media, PostPart
+from posts.models import Delivery, Media, PostPart, excerpt  # noqa: F401 (ical and the queue use it)
 
 POST_PREFETCH = [
     Prefetch("parts", queryset=PostPart.objects.order_by("index").prefetch_related("media")),
     Prefetch("deliveries", queryset=Delivery.objects.select_related("channel").order_by("id")),
 ]
 POST_RELATED = ["author", "approved_by", "workspace"]
-
-
-def excerpt(value: str, length: int = 80) -> str:
-    flat = " ".join(value.split())
-    return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
 
 
 def channel_limits(channel) -> dict:

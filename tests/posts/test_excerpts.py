@@ -110,3 +110,32 @@ def test_notification_messages_quote_whole_words(cast, make_channel):
     message = Notification.objects.filter(user=cast.carol).get().message
     assert "“Springtimes tulips blossoming" in message and "…”" in message
     assert cut_mid_word(message) == []
+
+
+def test_the_overviews_late_and_next_posts_end_after_a_word(client, cast, make_channel):
+    channel = make_channel()
+    make_post(channel, Delivery.Status.SCHEDULED)
+    late = now() - timedelta(minutes=10)
+    make_post(channel, Delivery.Status.SCHEDULED, scheduled_for=late, next_attempt_at=late)
+    client.force_login(cast.alice)
+    response = client.get(reverse("workspaces:overview", kwargs={"slug": "acme"}))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Posts are late" in html
+    assert html.count("Springtimes tulips blossoming") >= 2 and "…" in html
+    assert cut_mid_word(html) == []
+
+
+def test_the_apis_queue_excerpts_end_after_a_word(client, cast, make_channel):
+    from api.models import APIToken
+
+    channel = make_channel()
+    make_post(channel, Delivery.Status.SCHEDULED, text="A " + LONG, in_queue=True)
+    _, secret = APIToken.issue(workspace=cast.workspace, user=cast.alice, name="excerpts")
+    response = client.get(
+        f"/api/v1/channels/{channel.code}/queue", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert response.status_code == 200
+    (item,) = response.json()["items"]
+    assert item["excerpt"].startswith("A Springtimes tulips") and item["excerpt"].endswith("…")
+    assert cut_mid_word(" " + item["excerpt"]) == []
