@@ -135,11 +135,11 @@ def no_cookies() -> CookieJar:
     return CookieJar(policy=NO_COOKIES)
 
 
-def normalise_base_url(url: str) -> str:
+def normalise_base_url(url: str, *, example: str = "mastodon.social") -> str:
     """'mastodon.social' -> 'https://mastodon.social'; strips paths, keeps a port and IPv6 brackets
-    (read by channels.addresses, which refuses malformed addresses with a sentence)."""
+    (read by channels.addresses, which refuses malformed addresses with a sentence naming `example`)."""
     try:
-        base_url = server_base_url(url)
+        base_url = server_base_url(url, example=example)
     except BadAddress as exc:
         raise UnsafeURL(exc.message) from None
     return check_url(base_url)

@@ -819,7 +819,7 @@ def connect(handle: str, app_password: str, pds_url: str | None = None) -> Conne
     Raises ConnectError with `field` set to "handle", "app_password" or "pds_url" when it fails.
     """
     try:
-        base_url = normalise_base_url(pds_url or settings.BLUESKY_DEFAULT_PDS)
+        base_url = normalise_base_url(pds_url or settings.BLUESKY_DEFAULT_PDS, example="bsky.social")
     except UnsafeURL as exc:
         raise ConnectError(str(exc), field="pds_url") from None
     handle = _normalise_handle(handle, base_url)
