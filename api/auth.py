@@ -43,11 +43,12 @@ _redis_clients: dict[str, redis.Redis] = {}
 
 
 def _redis() -> redis.Redis:
-    """One client (and connection pool) per process, not a new connection per request."""
+    """One client (and connection pool) per process, not a new connection per request. The URL
+    carries REDIS_TIMEOUT (settings.py)."""
     url = settings.RQ_QUEUES["default"]["URL"]
     client = _redis_clients.get(url)
     if client is None:
-        client = _redis_clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        client = _redis_clients[url] = redis.Redis.from_url(url)
     return client
 
 

@@ -171,9 +171,8 @@ CACHES = {
     # Counters every web process must share (log-in throttling): the project's Redis, its own key prefix.
     "throttle": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": _with_redis_timeouts(REDIS_URL, REDIS_TIMEOUT),
         "KEY_PREFIX": "throttle",
-        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
     },
 }
 

@@ -173,3 +173,20 @@ def test_healthz_answers_503_quickly_when_postgresql_never_answers(black_hole):
     assert database["message"].startswith("The database could not be queried")
     assert result["body"]["checks"]["redis"]["ok"] is True
     assert result["body"]["checks"]["dispatcher"]["ok"] is False
+
+
+TIMEOUTS = """
+import json
+import django
+django.setup()
+from django.core.cache import caches
+from api.auth import _redis
+clients = {"throttle": caches["throttle"]._cache.get_client(), "api": _redis()}
+print(json.dumps({name: client.connection_pool.connection_kwargs["socket_timeout"]
+                  for name, client in clients.items()}))
+"""
+
+
+def test_the_log_in_throttle_and_the_api_rate_limit_use_redis_timeout_too():
+    result = run_in_a_fresh_process(TIMEOUTS, REDIS_TIMEOUT="7")
+    assert result == {"throttle": 7, "api": 7}
