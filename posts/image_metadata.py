@@ -61,7 +61,11 @@ def _needs_turning(data: bytes, kind: str) -> bool:
     with Image.open(io.BytesIO(data)) as image:
         if getattr(image, "n_frames", 1) > 1 and kind != "MPO":
             return False  # animations: EXIF rotation is for photos
-        return image.getexif().get(_ORIENTATION, 1) not in (1, None)
+        try:
+            orientation = image.getexif().get(_ORIENTATION, 1)
+        except (SyntaxError, ValueError, OSError, EOFError, IndexError, struct.error):
+            return False  # EXIF too damaged to read: it is dropped below like any other
+        return orientation not in (1, None)
 
 
 def _turn_upright(data: bytes, kind: str) -> bytes:

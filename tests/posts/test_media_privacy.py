@@ -144,6 +144,19 @@ def test_a_photo_turned_by_its_exif_comes_out_upright(client, cast, kind):
     assert_no_metadata(media.file.read())
 
 
+def test_a_photo_whose_exif_is_unreadable_is_kept_without_it(client, cast):
+    data = located("WEBP")
+    start = data.index(b"MM\x00*")  # the EXIF's TIFF header, spoilt: the pixels still decode
+    data = data[:start] + b"MM\xfd*" + data[start + 4 :]
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+    client.force_login(cast.alice)
+    assert "damaged" not in drop(client, data).content.decode()
+    media = Media.objects.get()
+    assert_no_metadata(media.file.read())
+    assert (media.width, media.height) == (60, 40)
+
+
 def test_an_animated_gif_keeps_its_frames(client, cast):
     frames = [Image.new("RGB", (30, 20), colour) for colour in ("red", "green", "blue")]
     buffer = io.BytesIO()
