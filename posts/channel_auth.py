@@ -7,10 +7,9 @@ that works again) releases the held posts at once and resolves the notices.
 """
 
 from django.db import transaction
-from django.utils.timezone import now
 
 from channels.models import Channel
-from posts import notify
+from posts import clock, notify
 from posts.models import Delivery, Post
 
 HELD_REASON = "The channel needs reconnecting before this can go out."
@@ -29,7 +28,7 @@ def authorisation_lost(channel: Channel, reason: str) -> bool:
 def hold_due(*, channel: Channel | None = None, at=None) -> int:
     """Due deliveries of channels waiting for a reconnect become "held" (the sweeper calls this for
     every channel, so posts that come due later are held too). Their posts stay "scheduled"."""
-    at = at or now()
+    at = at or clock.now()  # what is due is compared across processes: the database's clock
     due = Delivery.objects.filter(
         status=Delivery.Status.SCHEDULED,
         next_attempt_at__lte=at,
@@ -43,7 +42,7 @@ def hold_due(*, channel: Channel | None = None, at=None) -> int:
 def reconnected(channel: Channel) -> int:
     """The channel works again: its held posts go out now and the reconnect notices are resolved.
     Returns how many deliveries were released."""
-    at = now()
+    at = clock.now()
     with transaction.atomic():
         held = Delivery.objects.filter(channel=channel, status=Delivery.Status.HELD)
         post_ids = list(held.values_list("post_id", flat=True))

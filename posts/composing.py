@@ -339,7 +339,7 @@ def retry(delivery: Delivery) -> None:
         raise PostInvalid({"delivery": ["Only failed or held deliveries can be retried."]})
     if delivery.channel.status == Channel.Status.NEEDS_RECONNECT:
         raise PostInvalid({"delivery": [f"Reconnect {delivery.channel} first."]})
-    at = now()
+    at = clock.now()  # compared by the dispatcher: the database's clock
     Delivery.objects.filter(pk=delivery.pk, status=delivery.status).update(
         status=Delivery.Status.SCHEDULED, next_attempt_at=at, attempts=0, last_error="", updated=at
     )
