@@ -134,6 +134,29 @@ def test_it_answers_a_malformed_upload_with_400_json(alice_api):
     assert not Media.objects.exists()
 
 
+def _png_with_chunk_past_the_end() -> bytes:
+    png = image_file().read()
+    return png[:33] + b"\x7f\xff\xff\xfftEXt" + b"x" * 10 + png[33:]  # length beyond the file
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(lambda: image_file("JPEG").read()[:-200], id="cut-off JPEG"),
+        pytest.param(lambda: image_file("JPEG").read()[:-2], id="JPEG without its end"),
+        pytest.param(_png_with_chunk_past_the_end, id="PNG chunk past the end"),
+        pytest.param(lambda: image_file().read()[:-12], id="PNG without IEND"),
+    ],
+)
+def test_it_answers_a_damaged_image_with_a_sentence(alice_api, data):
+    response = alice_api.upload("/api/v1/media", {"file": SimpleUploadedFile("photo", data())})
+    assert response.status_code == 400, response.content
+    assert response.json()["fields"]["file"] == [
+        "photo is damaged or incomplete and cannot be read as an image."
+    ]
+    assert not Media.objects.exists()
+
+
 # --- privacy and resources -----------------------------------------------------------------------
 
 
