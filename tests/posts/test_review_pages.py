@@ -607,3 +607,22 @@ def test_the_channel_filter_reloads_its_own_list_and_keeps_the_choice(client, ca
     assert f'hx-target="#{name}-list"' in form and f'hx-get="{url(f"posts:{name}")}"' in form
     assert f'<option value="{two.code}" selected>' in form
     assert f'<option value="{one.code}">' in form
+
+
+def test_the_published_pages_older_link_keeps_the_chosen_channel(client, cast, make_channel):
+    shown, other = make_channel(), make_channel()
+    for channel, name in ((shown, "Shown"), (other, "Other")):
+        for n in range(51):
+            post = Post.objects.create(workspace=cast.workspace, status=Post.Status.PUBLISHED)
+            PostPart.objects.create(post=post, index=0, text=f"{name} post {n}")
+            at = now() - timedelta(minutes=n)
+            Delivery.objects.create(
+                post=post, channel=channel, status=S.PUBLISHED, scheduled_for=at, published_at=at
+            )
+    client.force_login(cast.alice)
+    published = url("posts:published")
+    first = client.get(published, {"channel": shown.code}).content.decode()
+    assert f'href="?page=2&amp;channel={shown.code}" rel="next">Older</a>' in first
+    second = client.get(published, {"page": 2, "channel": shown.code}).content.decode()
+    assert "Shown post 50" in second and "Other post" not in second
+    assert f'href="?page=1&amp;channel={shown.code}" rel="prev">Newer</a>' in second
