@@ -44,12 +44,6 @@ def now() -> datetime:
     return timezone.now() + _offset
 
 
-def offset() -> timedelta:
-    """How far the database's clock is ahead of this process's (negative: behind)."""
-    now()
-    return _offset
-
-
 def resync() -> None:
     """Measure again at the next now() (after this process's clock was changed)."""
     global _next_sync
