@@ -16,8 +16,8 @@ from django.views.decorators.http import require_safe
 from icalendar import Calendar, Event
 
 from api.models import CalendarFeed
-from api.present import excerpt, post_url
-from posts.models import Delivery
+from api.present import post_url
+from posts.models import Delivery, excerpt
 
 EVENT_DURATION = timedelta(minutes=15)
 # What calendar apps are sent: recent history and the coming year, at most this many events.

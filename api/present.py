@@ -9,7 +9,7 @@ from django.db.models import Prefetch
 from django.urls import reverse
 
 from channels.adapters import adapter_class
-from posts.models import Delivery, Media, PostPart, excerpt  # noqa: F401 (ical and the queue use it)
+from posts.models import Delivery, Media, PostPart
 
 POST_PREFETCH = [
     Prefetch("parts", queryset=PostPart.objects.order_by("index").prefetch_related("media")),

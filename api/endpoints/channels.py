@@ -11,7 +11,7 @@ from api.auth import require
 from api.errors import ApiError
 from api.idempotency import OPENAPI as IDEMPOTENCY_DOC
 from api.idempotency import idempotent
-from api.present import channel_out, excerpt
+from api.present import channel_out
 from api.schemas import (
     ERRORS,
     POST_ERRORS,
@@ -26,7 +26,7 @@ from channels.adapters.base import ConnectError
 from channels.http import web_deadline
 from channels.models import Channel
 from posts import scheduling
-from posts.models import Delivery, PostingSlot
+from posts.models import Delivery, PostingSlot, excerpt
 from workspaces.access import get_for_workspace
 from workspaces.models import Perm
 
