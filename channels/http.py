@@ -11,8 +11,8 @@ name up once when they open a connection, check every address, and connect to a 
 while TLS (SNI and the certificate) and the Host header stay on the name.
 
 `web_deadline` bounds all the network calls of one web request together (see there); the HTTP
-clients of the adapters and `fetch` honour it through `deadline_adapter` (requests) and
-`deadline_transport` (httpx).
+clients of the adapters and `fetch` honour it through `deadline_adapter` and `guarded_adapter`
+(requests) and `guarded_transport` (httpx).
 """
 
 import ipaddress
@@ -266,16 +266,18 @@ class _DeadlineSocket:
         return file
 
 
-class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+class _DeadlineMixin:
     def connect(self) -> None:
         super().connect()
         self.sock = _DeadlineSocket(self.sock)
 
 
-class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock = _DeadlineSocket(self.sock)
+class _DeadlineHTTPConnection(_DeadlineMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineMixin, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _PinnedMixin:
@@ -367,20 +369,20 @@ class _GuardedAdapter(_DeadlineAdapter):
     pools = _PINNED_POOLS
 
 
-def deadline_adapter(session: requests.Session) -> requests.Session:
-    """Make the session's calls honour web_deadline (nothing changes outside one)."""
-    adapter = _DeadlineAdapter()
+def _mount(session: requests.Session, adapter: HTTPAdapter) -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def deadline_adapter(session: requests.Session) -> requests.Session:
+    """Make the session's calls honour web_deadline (nothing changes outside one)."""
+    return _mount(session, _DeadlineAdapter())
 
 
 def guarded_adapter(session: requests.Session) -> requests.Session:
     """deadline_adapter, and every connection goes to a checked public address (raises PrivateAddress)."""
-    adapter = _GuardedAdapter()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    return _mount(session, _GuardedAdapter())
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -416,10 +418,6 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         timeout = _httpcore_timeout(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        timeout = _httpcore_timeout(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
@@ -460,22 +458,17 @@ def _httpcore_timeout(timeout: float | None, error: type[Exception]) -> float | 
         raise error(str(exc)) from None
 
 
-def deadline_transport(**kwargs) -> httpx.HTTPTransport:
-    """An httpx transport (HTTPTransport's arguments) whose calls honour web_deadline."""
-    transport = httpx.HTTPTransport(**kwargs)
-    # httpx has no setting for httpcore's network backend; the pool keeps it here.
-    transport._pool._network_backend = _DeadlineBackend(transport._pool._network_backend)
-    return transport
-
-
 def guarded_transport(**kwargs) -> httpx.HTTPTransport:
-    """deadline_transport, and every connection goes to a checked public address.
+    """An httpx transport (HTTPTransport's arguments) whose calls honour web_deadline, and whose
+    every connection goes to a checked public address.
 
     A private address raises PrivateAddress (an UnsafeURL) out of the client's call. TLS keeps
     the name: httpcore takes SNI and the certificate check from the URL, not from the socket.
     """
-    transport = deadline_transport(**kwargs)
-    transport._pool._network_backend = _GuardedBackend(transport._pool._network_backend)
+    transport = httpx.HTTPTransport(**kwargs)
+    # httpx has no setting for httpcore's network backend; the pool keeps it here.
+    pool = transport._pool
+    pool._network_backend = _GuardedBackend(_DeadlineBackend(pool._network_backend))
     return transport
 
 
