@@ -5,7 +5,6 @@ afresh, so removing a member or changing a role applies to the very next request
 """
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from ninja.security import HttpBearer
 
 from api.errors import ApiError
 from api.models import TOKEN_PREFIX, APIToken, hash_secret
+from workspaces import throttle
 from workspaces.models import Membership
 
 log = logging.getLogger(__name__)
@@ -39,37 +39,19 @@ def rate_limit_per_minute() -> int:
     return int(getattr(settings, "API_RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE))
 
 
-_redis_clients: dict[str, redis.Redis] = {}
-
-
-def _redis() -> redis.Redis:
-    """One client (and connection pool) per process, not a new connection per request. The URL
-    carries REDIS_TIMEOUT (settings.py)."""
-    url = settings.RQ_QUEUES["default"]["URL"]
-    client = _redis_clients.get(url)
-    if client is None:
-        client = _redis_clients[url] = redis.Redis.from_url(url)
-    return client
-
-
 def check_rate(token: APIToken) -> None:
-    """Fixed one-minute windows counted in Redis, shared by every web process."""
+    """Windows of a minute from a token's first request, counted in Redis and shared by every web
+    process (workspaces.throttle, which counts failed log-ins the same way)."""
     limit = rate_limit_per_minute()
     if limit <= 0:
         return
-    moment = time.time()
-    key = f"api:rate:{token.pk}:{int(moment // 60)}"
     try:
-        pipe = _redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 90)
-        count, _ = pipe.execute()
+        count, retry_after = throttle.hit("api-token", str(token.pk), 60)
     except redis.RedisError:
         # Redis down already stops publishing; refusing every API call too would not help anyone.
         log.warning("API rate limit not checked: Redis unavailable")
         return
     if count > limit:
-        retry_after = max(1, 60 - int(moment % 60))
         raise ApiError(
             429,
             f"Too many requests: this token may make {limit} requests a minute. "

@@ -1,8 +1,9 @@
 """Throttling of failed log-ins and of password-reset requests.
 
-Counters live in Redis (the "throttle" cache), so every web process shares them. A limit is checked
-before the form is validated: a refused log-in never reaches the password hasher, so a flood costs a
-Redis round trip per attempt instead of a PBKDF2 hash. Each counter's window starts at its first hit
+Counters live in Redis (the "throttle" cache's URL), so every web process shares them; the API's
+per-token rate limit counts with the same `hit`. A limit is checked before the form is validated: a
+refused log-in never reaches the password hasher, so a flood costs a Redis round trip per attempt
+instead of a PBKDF2 hash. Each counter's window starts at its first hit
 and lasts LOGIN_THROTTLE_MINUTES; a refused attempt does not extend it.
 
 The account is keyed by what was typed, lower-cased, with an email address resolved to its account's
@@ -15,19 +16,14 @@ import hashlib
 import ipaddress
 import logging
 import math
-import time
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.forms.utils import ErrorDict
 
 log = logging.getLogger(__name__)
-
-# Tests move time by replacing this.
-clock = time.time
 
 
 @dataclass(frozen=True)
@@ -71,13 +67,41 @@ def account_key(identifier: str) -> str:
     return identifier.lower()
 
 
+_clients: dict[str, redis.Redis] = {}
+
+
+def _redis() -> redis.Redis:
+    """One client (and connection pool) per process for the counters, on the throttle cache's Redis
+    (its URL carries REDIS_TIMEOUT, settings.py)."""
+    url = settings.CACHES["throttle"]["LOCATION"]
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = redis.Redis.from_url(url)
+    return client
+
+
+def _key(kind: str, value: str) -> str:
+    return f"throttle:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+def _seconds(pttl: int) -> int:
+    return max(1, math.ceil(pttl / 1000))
+
+
+def hit(kind: str, value: str, window: int) -> tuple[int, int]:
+    """Count one more for (kind, value) in a window that starts at the first hit and lasts `window`
+    seconds: (the count so far, seconds until the window ends). Raises redis.RedisError."""
+    key = _key(kind, value)
+    pipe = _redis().pipeline()
+    pipe.set(key, 0, ex=window, nx=True)
+    pipe.incr(key)
+    pipe.pttl(key)
+    _, count, pttl = pipe.execute()
+    return count, _seconds(pttl)
+
+
 def _window() -> int:
     return settings.LOGIN_THROTTLE_MINUTES * 60
-
-
-def _keys(kind: str, value: str) -> tuple[str, str]:
-    digest = hashlib.sha256(value.encode()).hexdigest()[:32]
-    return f"{kind}:{digest}:count", f"{kind}:{digest}:until"
 
 
 def _in_words(seconds: int) -> str:
@@ -92,43 +116,34 @@ def _refusal(checks: list[tuple[str, str, int, str]]) -> Refusal | None:
     checks = [check for check in checks if check[2] > 0]
     if not checks:
         return None
-    keys = [_keys(kind, value) for kind, value, _, _ in checks]
     try:
-        found = caches["throttle"].get_many([key for pair in keys for key in pair])
+        pipe = _redis().pipeline(transaction=False)
+        for kind, value, _, _ in checks:
+            pipe.get(_key(kind, value))
+            pipe.pttl(_key(kind, value))
+        found = pipe.execute()
     except redis.RedisError:
         # Refusing every log-in while Redis is down would lock everyone out, the operator included.
         log.warning("Log-in throttle not checked: Redis unavailable")
         return None
-    moment = clock()
-    for (_, _, limit, sentence), (count_key, until_key) in zip(checks, keys, strict=True):
-        until = found.get(until_key)
-        if until is not None and until > moment and found.get(count_key, 0) >= limit:
-            retry_after = max(1, math.ceil(until - moment))
+    for index, (_, _, limit, sentence) in enumerate(checks):
+        count, pttl = found[2 * index], found[2 * index + 1]
+        if count is not None and pttl > 0 and int(count) >= limit:
+            retry_after = _seconds(pttl)
             return Refusal(f"{sentence} Try again in {_in_words(retry_after)}.", retry_after)
     return None
 
 
 def _count(kind: str, value: str) -> None:
-    cache = caches["throttle"]
-    count_key, until_key = _keys(kind, value)
-    moment = clock()
-    window = _window()
     try:
-        until = cache.get(until_key)
-        if until is None or until <= moment:
-            cache.set_many({count_key: 1, until_key: moment + window}, timeout=window)
-            return
-        try:
-            cache.incr(count_key)
-        except ValueError:  # expired between the two calls
-            cache.set_many({count_key: 1, until_key: moment + window}, timeout=window)
+        hit(kind, value, _window())
     except redis.RedisError:
         log.warning("Log-in throttle not counted: Redis unavailable")
 
 
 def _forget(kind: str, value: str) -> None:
     try:
-        caches["throttle"].delete_many(list(_keys(kind, value)))
+        _redis().delete(_key(kind, value))
     except redis.RedisError:
         log.warning("Log-in throttle not reset: Redis unavailable")
 
