@@ -54,7 +54,8 @@ def client_address(request) -> str:
 def account_key(identifier: str) -> str:
     """The name the count is kept under (see the module's docstring)."""
     identifier = identifier.strip()
-    if "@" in identifier:
+    # No address holds a NUL, and PostgreSQL refuses one in a query.
+    if "@" in identifier and "\x00" not in identifier:
         username = (
             get_user_model()
             .objects.filter(email__iexact=identifier)

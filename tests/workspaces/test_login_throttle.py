@@ -5,6 +5,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import MD5PasswordHasher
+from django.db import connection
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -228,3 +229,19 @@ def test_it_limits_reset_links_per_client_address(client, cast, mailoutbox, sett
     assert "Too many reset links were asked from your network." in response.content.decode()
     assert len(mailoutbox) == 2
     assert request_reset(client, "carol@example.org", REMOTE_ADDR="192.0.2.7").status_code == 302
+
+
+def _refuse_nul(execute, sql, params, many, context):
+    if any(isinstance(value, str) and "\x00" in value for value in params or ()):
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")  # psycopg's answer
+    return execute(sql, params, many, context)
+
+
+def test_a_nul_character_in_the_name_is_answered_with_the_form(client, cast):
+    with connection.execute_wrapper(_refuse_nul):  # as PostgreSQL does
+        response = log_in(client, "alice\x00@example.org", WRONG)
+        assert response.status_code == 200
+        assert b"Null characters are not allowed" in response.content
+        for _ in range(10):
+            log_in(client, "alice\x00@example.org", WRONG)
+        assert log_in(client, "alice\x00@example.org", WRONG).status_code == 429
