@@ -9,7 +9,7 @@ from api.schemas import ERRORS, MeOut
 from workspaces.models import ROLE_PERMS
 
 DESCRIPTION = """
-Schedule and publish posts to Mastodon, Bluesky and Threads.
+Schedule and publish posts to the networks this server connects to (see `network` on a channel).
 
 **Authentication**: create a token on the workspace's *API tokens* page and send it as
 `Authorization: Bearer osk_...`. A token belongs to one person in one workspace and can do what

@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
+from channels import networks
 from posts.composing import PostInvalid
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def _field_name(loc: tuple) -> str:
     if parts and parts[0] in ("payload", "filters", "form"):
         parts = parts[1:]
     # Discriminated unions add the tag as a path element ("bluesky"); it means nothing to a client.
-    parts = [p for p in parts if p not in ("bluesky", "mastodon", "threads")]
+    parts = [p for p in parts if p not in networks.NETWORKS]
     return ".".join(parts) or "body"
 
 

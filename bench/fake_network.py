@@ -55,7 +55,7 @@ class StampedDict(dict):
 
 def start(network: str, accounts: int) -> tuple[object, dict]:
     if network == "mastodon":
-        from tests.fakes.mastodon import FakeMastodon
+        from tests.networks.mastodon.fake import FakeMastodon
 
         fake = FakeMastodon().start()
         creds = []
@@ -64,7 +64,7 @@ def start(network: str, accounts: int) -> tuple[object, dict]:
             creds.append({"token": fake.issue_token(account["id"])})
         fake.statuses = StampedList()
     elif network == "bluesky":
-        from tests.fakes.bluesky import FakeBluesky
+        from tests.networks.bluesky.fake import FakeBluesky
 
         fake = FakeBluesky().start()
         creds = []
@@ -74,7 +74,7 @@ def start(network: str, accounts: int) -> tuple[object, dict]:
             creds.append({"handle": handle, "app_password": "bench-app-pass-word"})
         fake.records = StampedDict(fake.records)
     elif network == "threads":
-        from tests.fakes.threads import APP_ID, APP_SECRET, FakeThreads
+        from tests.networks.threads.fake import APP_ID, APP_SECRET, FakeThreads
 
         fake = FakeThreads().start()
         fake.quota_total = 10**9  # the bench measures us, not Meta's daily cap

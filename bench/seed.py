@@ -39,15 +39,15 @@ def connect_channel(workspace, network: str, url: str, credentials: dict):
     from channels.models import Channel
 
     if network == "mastodon":
-        from channels.adapters.mastodon import connect_with_token
+        from channels.networks.mastodon.connecting import connect_with_token
 
         account = connect_with_token(url, credentials["token"])
     elif network == "bluesky":
-        from channels.adapters.bluesky import connect
+        from channels.networks.bluesky.connecting import connect
 
         account = connect(credentials["handle"], credentials["app_password"], url)
     else:
-        from channels.adapters.threads import connect_with_token
+        from channels.networks.threads.connecting import connect_with_token
 
         account = connect_with_token(credentials["token"])
     return Channel.objects.save_connected(workspace, account)

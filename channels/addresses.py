@@ -1,6 +1,6 @@
 """Server addresses as people type them ("mastodon.social", "https://pds.example.org:2583/",
 "[2001:db8::1]:8443") read into a base URL ("https://host[:port]"), or refused with a sentence for
-the field. Whether the server may be reached at all is channels.http.check_url's question."""
+the field. Whether the server may be reached at all is channels.guard.check_url's question."""
 
 import ipaddress
 import re
@@ -31,7 +31,7 @@ def _host(name: str) -> str | None:
     return name
 
 
-def server_base_url(value: str, *, example: str = "mastodon.social") -> str:
+def server_base_url(value: str, *, example: str = "social.example") -> str:
     """'mastodon.social' -> 'https://mastodon.social'; keeps http://, a port and IPv6 brackets, drops
     any path. Raises BadAddress for anything else."""
     value = (value or "").strip()

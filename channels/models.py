@@ -5,24 +5,21 @@ import zoneinfo
 from django.db import models
 from django.utils.timezone import now
 
+from channels import networks
 from channels.crypto import EncryptedTextField
 from workspaces.models import Workspace, validate_timezone
 
-
-class Network(models.TextChoices):
-    MASTODON = "mastodon", "Mastodon"
-    BLUESKY = "bluesky", "Bluesky"
-    THREADS = "threads", "Threads"
+# One member per network in the registry (Network.MASTODON == "mastodon"), labelled by its package.
+Network = models.TextChoices(
+    "Network", {spec.name.upper(): (spec.name, spec.label) for spec in networks.specs()}
+)
 
 
 class ChannelQuerySet(models.QuerySet):
-    def for_workspace(self, workspace):
-        return self.filter(workspace=workspace)
-
     def save_connected(self, workspace, account) -> "Channel":
         """Create the channel for a freshly connected account, or reconnect the existing one.
 
-        `account` is a channels.adapters.base.ConnectedAccount. Reconnecting replaces the
+        `account` is a channels.networks.base.ConnectedAccount. Reconnecting replaces the
         credentials (never with empty ones), clears the error and makes the channel active again.
         """
         if not account.credentials:
@@ -122,9 +119,14 @@ class Channel(models.Model):
     def set_credentials(self, values: dict) -> None:
         self.credentials = json.dumps(values)
 
+    @property
+    def spec(self):
+        """Its network's NetworkSpec (label, options, hooks)."""
+        return networks.spec(self.network)
+
     def adapter(self):
         """The network adapter for this channel, wired to persist refreshed credentials."""
-        from channels.adapters import adapter_for
+        from channels.networks import adapter_for
 
         return adapter_for(self)
 
@@ -147,12 +149,8 @@ class Channel(models.Model):
         from django.urls import reverse
 
         url = reverse(f"channels:connect-{self.network}", kwargs={"slug": self.workspace.slug})
-        query = {"server": self.server_url, "handle": self.handle.removeprefix("@")}
-        if self.network == Network.THREADS:
-            return url
-        if self.network == Network.MASTODON:
-            query["handle"] = ""
-        return f"{url}?{urlencode({k: v for k, v in query.items() if v})}"
+        query = urlencode({k: v for k, v in self.spec.reconnect_query(self).items() if v})
+        return f"{url}?{query}" if query else url
 
     def mark_needs_reconnect(self, reason: str) -> bool:
         """Returns True if this call changed the status (so the caller notifies once)."""
@@ -166,9 +164,10 @@ class Channel(models.Model):
         return bool(changed)
 
 
-class MastodonApp(models.Model):
-    """The OAuth app registered on one Mastodon-API instance, kept and reused for every connect."""
+class ServerApp(models.Model):
+    """The OAuth app registered on one server of a network, kept and reused for every connect."""
 
+    network = models.CharField(max_length=20, choices=Network.choices)
     domain = models.CharField(max_length=255)
     base_url = models.URLField(max_length=500)
     redirect_uri = models.URLField(max_length=500)
@@ -178,7 +177,9 @@ class MastodonApp(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["domain", "redirect_uri"], name="mastodonapp_unique_domain"),
+            models.UniqueConstraint(
+                fields=["network", "domain", "redirect_uri"], name="serverapp_unique_domain"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from channels import views
+from channels import networks, views
 
 app_name = "channels"
 
@@ -11,7 +11,4 @@ urlpatterns = [
     path("w/<slug:slug>/channels/<uuid:code>/resume/", views.resume, name="resume"),
     path("w/<slug:slug>/channels/<uuid:code>/verify/", views.verify, name="verify"),
     path("w/<slug:slug>/channels/<uuid:code>/disconnect/", views.disconnect, name="disconnect"),
-    path("", include("channels.connect.mastodon")),
-    path("", include("channels.connect.bluesky")),
-    path("", include("channels.connect.threads")),
-]
+] + [path("", include(spec.connect_module)) for spec in networks.specs()]

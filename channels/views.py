@@ -5,10 +5,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from channels.adapters.base import AdapterError, AuthorizationLost
-from channels.http import web_deadline
+from channels import limits
+from channels.deadline import web_deadline
 from channels.models import Channel, Network
-from posts import channel_auth
+from channels.networks.base import AdapterError, AuthorizationLost
+from posts import channel_auth, states
 from posts.models import Delivery
 from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.forms import timezone_choices
@@ -48,9 +49,9 @@ def channel_detail(request, code):
             return redirect("channels:detail", slug=request.workspace.slug, code=channel.code)
     S = Delivery.Status
     counts = channel.deliveries.aggregate(
-        upcoming=Count("id", filter=Q(status__in=Delivery.ACTIVE_STATUSES)),
+        upcoming=Count("id", filter=Q(status__in=states.UPCOMING)),
         held=Count("id", filter=Q(status=S.HELD)),
-        next_time=Min("scheduled_for", filter=Q(status__in=Delivery.ACTIVE_STATUSES)),
+        next_time=Min("scheduled_for", filter=Q(status__in=states.UPCOMING)),
     )
     context = {"channel": channel, "form": form, "slots": channel.slots.count(), **counts}
     return render(request, "channels/detail.html", context)
@@ -84,9 +85,14 @@ def _back(request):
 def verify(request, code):
     """Check the stored credentials against the network now (one of the few live calls from a view)."""
     channel = get_for_workspace(Channel, request.workspace, code=code)
+    note = ""
     try:
         with web_deadline():
             account = channel.adapter().verify()
+            try:
+                limits.refresh(channel)
+            except AdapterError as exc:  # the account works; its old limits stay
+                note = f" Its limits could not be read again: {exc.message}"
     except AuthorizationLost as exc:
         channel_auth.authorisation_lost(channel, exc.message)
         messages.error(request, f"{channel} needs to be reconnected: {exc.message}")
@@ -102,7 +108,7 @@ def verify(request, code):
         channel.save(update_fields=["display_name", "avatar_url", "last_error", "status", "updated"])
         if was_lost:
             channel_auth.reconnected(channel)
-        messages.success(request, f"{channel} is connected and working.")
+        messages.success(request, f"{channel} is connected and working.{note}")
     return redirect("channels:list", slug=request.workspace.slug)
 
 
@@ -111,7 +117,7 @@ def verify(request, code):
 def disconnect(request, code):
     channel = get_for_workspace(Channel, request.workspace, code=code)
     label = str(channel)
-    if channel.deliveries.filter(status__in=["queued", "publishing"]).exists():
+    if channel.deliveries.filter(status__in=states.GOING_OUT).exists():
         messages.error(request, f"{label} is publishing right now; disconnect it again in a minute.")
         return redirect("channels:list", slug=request.workspace.slug)
     # Its deliveries go with it (published ones included); posts on other channels stay.

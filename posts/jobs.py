@@ -11,10 +11,16 @@ def refresh_metrics() -> dict:
     return metrics.refresh_recent()
 
 
-def refresh_threads_tokens() -> dict:
-    from channels.jobs import refresh_threads_tokens as refresh
+def refresh_credentials() -> dict:
+    from channels.jobs import refresh_credentials as refresh
 
     return refresh()
+
+
+def refresh_limits() -> dict:
+    from channels.limits import refresh_all
+
+    return refresh_all()
 
 
 def remove_unused_media() -> int:

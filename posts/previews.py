@@ -1,4 +1,4 @@
-"""How a network will show a post: the `panel` and `row`s that templates/posts/_preview_<network>.html draw.
+"""How a network will show a post: the `panel` and `row`s that networks/<network>/_preview.html draw.
 
 The composer builds them as the author types; the approvals and post pages build them from the saved
 post, so an approver sees the preview the author saw.
@@ -10,24 +10,15 @@ import re
 from django.core import signing
 from django.urls import reverse
 
-from channels.models import Network
+from channels import networks
+from channels.networks.netspec import TRAILING as _TRAILING
 
-VISIBILITIES = [
-    ("public", "Public"),
-    ("unlisted", "Quiet public (unlisted)"),
-    ("private", "Followers only"),
-    ("direct", "Mentioned people only"),
-]
-VISIBILITY_ICONS = {"public": "🌐", "unlisted": "🔓", "private": "🔒", "direct": "✉"}
-
-_LINK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _PREVIEW_TOKEN = re.compile(
     r"(?P<link>https?://[^\s<>\"']+)"
     r"|(?P<mention>(?<![\w@/])@[\w][\w.\-]*(?:@[\w.\-]+)?)"
     r"|(?P<tag>(?<![\w#&/])#\w+)",
     re.IGNORECASE,
 )
-_TRAILING = ".,;:!?)]}'\""
 
 
 def media_url(media) -> str:
@@ -47,6 +38,7 @@ def media_item(media) -> dict:
 
 def segments(text: str, network: str) -> list[tuple[str, str]]:
     """Text cut into (kind, text) runs so a preview can colour links, mentions and hashtags."""
+    spec = networks.spec(network)
     runs: list[tuple[str, str]] = []
     last = 0
     for match in _PREVIEW_TOKEN.finditer(text):
@@ -57,33 +49,16 @@ def segments(text: str, network: str) -> list[tuple[str, str]]:
         end -= len(token) - len(stripped)
         if start > last:
             runs.append(("text", text[last:start]))
-        shown = stripped
-        if kind == "link" and network == Network.MASTODON:
-            # Mastodon shows links without the scheme, cut after 30 characters.
-            bare = re.sub(r"^https?://(www\.)?", "", stripped, flags=re.IGNORECASE)
-            shown = bare if len(bare) <= 30 else bare[:30] + "…"
-        runs.append((kind, shown))
+        runs.append((kind, spec.shown_link(stripped) if kind == "link" else stripped))
         last = end
     if last < len(text):
         runs.append(("text", text[last:]))
     return runs
 
 
-def complete_link(text: str) -> str:
-    """The first link that is finished (followed by more text): half-typed addresses are not fetched."""
-    for match in _LINK.finditer(text):
-        if match.end() < len(text):
-            return match.group().rstrip(_TRAILING)
-    return ""
-
-
 def card_url(network: str, text: str, index: int, options: dict) -> str:
     """The link whose card the network would show under this part, as each network decides it."""
-    if network == Network.BLUESKY:
-        return complete_link(text) if options.get("link_card") else ""
-    if network == Network.THREADS:
-        return options.get("link_attachment", "") if index == 0 else ""
-    return complete_link(text)  # Mastodon fetches a card for the first link itself
+    return networks.spec(network).card_url(text, index, options)
 
 
 def host(url: str) -> str:
@@ -114,13 +89,12 @@ def row(
 
 def panel(channel, options: dict, rows: list[dict]) -> dict:
     """A channel's preview: its rows, and what the network shows around them."""
-    visibility = options.get("visibility", "")
     return {
         "channel": channel,
         "network": channel.network,
+        "template": channel.spec.preview_template,
         "rows": rows,
         "options": options,
-        "visibility_icon": VISIBILITY_ICONS.get(visibility, ""),
-        "visibility_label": dict(VISIBILITIES).get(visibility, ""),
         "host": host(channel.server_url),
+        **channel.spec.preview_extras(options),
     }

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import grapheme
 
-from channels.adapters.base import Adapter, PartContent, PostOptions
+from channels.networks.base import Adapter, PartContent, PostOptions
 
 Count = Callable[[str], int]
 
@@ -178,16 +178,14 @@ def split_text(text: str, limit: int, count: Count = len, *, numbering: bool = F
 def network_counter(adapter: Adapter, options: PostOptions) -> tuple[Count, int]:
     """How `adapter`'s network counts a part, and its limit for one part.
 
-    Mastodon's adapter exposes its counting (URLs as 23, the content warning included). For the
-    others, the adapter's own offline validation of a one-part post is the measure; a text it
-    refuses for a reason of length that its counter does not show (Bluesky's bytes, Threads' links)
-    counts as one over the limit, so the splitter makes the part smaller.
+    An adapter that offers a fast counter (Adapter.counter) is measured with it. For the others, the
+    adapter's own offline validation of a one-part post is the measure; a text it refuses for a
+    reason of length that its counter does not show (bytes, a number of links) counts as one over
+    the limit, so the splitter makes the part smaller.
     """
-    count_method = getattr(adapter, "count", None)
-    if callable(count_method):
-        limit = int(adapter.limits["max_characters"])
-        warning = options.content_warning or ""
-        return (lambda text: count_method(text, warning)), limit
+    fast = adapter.counter(options)
+    if fast is not None:
+        return fast
 
     limit = adapter.validate([PartContent(text="x")], options).usage[0].limit
 

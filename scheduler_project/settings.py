@@ -10,6 +10,9 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from channels.networks import settings_from_env as network_settings_from_env
+from channels.networks import static_dirs as network_static_dirs
+from channels.networks import template_dirs as network_template_dirs
 from scheduler_project.env import (
     database_from_url,
     email_from_url,
@@ -118,7 +121,7 @@ WSGI_APPLICATION = "scheduler_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", *network_template_dirs()],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -127,6 +130,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "workspaces.context_processors.workspaces",
+                "posts.context_processors.notifications",
+                "channels.context_processors.network_names",
             ],
         },
     },
@@ -193,7 +198,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", *network_static_dirs()]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 STORAGES = {
@@ -235,24 +240,8 @@ PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 20, minimum
 # link-local addresses unless this is on (development against local servers, and the test suite).
 SSRF_ALLOW_PRIVATE = env_bool("SSRF_ALLOW_PRIVATE", False)
 
-# Threads (Meta) endpoints and app credentials.
-THREADS_GRAPH_URL = env_url("THREADS_GRAPH_URL", "https://graph.threads.net/v1.0", schemes=("http", "https"))
-THREADS_OAUTH_URL = env_url(
-    "THREADS_OAUTH_URL", "https://threads.net/oauth/authorize", schemes=("http", "https")
-)
-THREADS_APP_ID = env_str("THREADS_APP_ID", "")
-THREADS_APP_SECRET = env_str("THREADS_APP_SECRET", "")
-# Meta downloads Threads media from SITE_URL: without a public SITE_URL, Threads posts are text-only.
-THREADS_MEDIA_REQUIRE_PUBLIC_URL = env_bool("THREADS_MEDIA_REQUIRE_PUBLIC_URL", True)
-# Waiting for Meta to process a container within one job (seconds), and retries of "Media Not Found".
-THREADS_CONTAINER_WAIT_SECONDS = env_float("THREADS_CONTAINER_WAIT_SECONDS", 60.0, minimum=0.0)
-THREADS_POLL_FIRST_DELAY = env_float("THREADS_POLL_FIRST_DELAY", 1.0, minimum=0.0)
-THREADS_POLL_MAX_DELAY = env_float("THREADS_POLL_MAX_DELAY", 10.0, minimum=0.0)
-THREADS_MEDIA_NOT_FOUND_DELAY = env_float("THREADS_MEDIA_NOT_FOUND_DELAY", 2.0, minimum=0.0)
-THREADS_MEDIA_NOT_FOUND_TRIES = env_int("THREADS_MEDIA_NOT_FOUND_TRIES", 3, minimum=1)
-
-BLUESKY_DEFAULT_PDS = env_url("BLUESKY_DEFAULT_PDS", "https://bsky.social", schemes=("http", "https"))
-BLUESKY_MAX_BLOB_BYTES = env_int("BLUESKY_MAX_BLOB_BYTES", 1_000_000, minimum=100_000)
+# Each network's own settings (THREADS_*, BLUESKY_*...): see its package's settings.py.
+globals().update(network_settings_from_env())
 
 # Publishing engine.
 PUBLISH_MAX_ATTEMPTS = env_int("PUBLISH_MAX_ATTEMPTS", 6, minimum=1)
@@ -264,7 +253,8 @@ DISPATCH_INTERVAL = env_float("DISPATCH_INTERVAL", 0.25, minimum=0.01)
 PUBLISH_JOB_TIMEOUT = env_int("PUBLISH_JOB_TIMEOUT", 300, minimum=10)
 SWEEP_QUEUED_AFTER = env_int("SWEEP_QUEUED_AFTER", 60, minimum=1)
 # A worker process (manage.py run_workers) that has not beaten for this many seconds is gone: the
-# sweeper recovers what it was publishing without waiting for the job timeout.
+# sweeper recovers what it was publishing without waiting for the job timeout, and /healthz and the
+# overview count it as stopped (posts/liveness.py).
 WORKER_LOST_AFTER = env_int("WORKER_LOST_AFTER", 30, minimum=2)
 # Metrics are refreshed hourly for posts published in the last this many days.
 METRICS_DAYS = env_int("METRICS_DAYS", 7, minimum=1)
@@ -279,7 +269,8 @@ if WEB_NETWORK_DEADLINE >= WEB_TIMEOUT:
         f"WEB_NETWORK_DEADLINE ({WEB_NETWORK_DEADLINE:g} s) must be below WEB_TIMEOUT ({WEB_TIMEOUT} s, "
         "gunicorn's worker timeout), with time to spare for the rest of the request."
     )
-# A worker heartbeat older than this marks the worker as down on /healthz.
+# A dispatcher heartbeat, or the RQ heartbeat of a plain `manage.py rqworker` (which does not beat in
+# the database), older than this marks it as down on /healthz and the overview (posts/liveness.py).
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120, minimum=10)
 
 # A reverse proxy in front: trust its X-Forwarded-Proto, and take the client's address (for log-in

@@ -9,7 +9,11 @@ import os
 import pytest
 
 # Each fake network module defines its fixtures (fake_<network>, <network>_channel).
-pytest_plugins = ["tests.fakes.mastodon", "tests.fakes.bluesky", "tests.fakes.threads"]
+pytest_plugins = [
+    "tests.networks.mastodon.fake",
+    "tests.networks.bluesky.fake",
+    "tests.networks.threads.fake",
+]
 
 _embedded = None
 

@@ -1,4 +1,4 @@
-"""Channels: list, connect (Bluesky app password, Mastodon or Threads token), queue and schedule."""
+"""Channels: list, connect (each network by its own credentials), queue and schedule."""
 
 import zoneinfo
 from uuid import UUID
@@ -22,9 +22,10 @@ from api.schemas import (
     ScheduleIn,
     ScheduleOut,
 )
-from channels.adapters.base import ConnectError
-from channels.http import web_deadline
+from channels import networks
+from channels.deadline import web_deadline
 from channels.models import Channel
+from channels.networks.base import ConnectError
 from posts import scheduling
 from posts.models import Delivery, PostingSlot, excerpt
 from workspaces.access import get_for_workspace
@@ -49,29 +50,15 @@ def get_channel(request, code: UUID):
 
 
 def _connect(payload):
-    # Imported here: each pulls its network's client library, needed only when connecting.
-    if payload.network == "bluesky":
-        from channels.adapters.bluesky import connect
-
-        return connect(payload.handle, payload.app_password, payload.pds_url)
-    if payload.network == "mastodon":
-        from channels.adapters.mastodon import connect_with_token
-
-        return connect_with_token(payload.instance_url, payload.access_token)
-    from channels.adapters.threads import connect_with_token
-
-    return connect_with_token(payload.access_token)
+    return networks.spec(payload.network).api_connect(payload)
 
 
 @router.post(
     "/channels",
     response={200: ChannelOut, 201: ChannelOut, **POST_ERRORS},
     summary="Connect a channel",
-    description=(
-        "Bluesky: handle, app password and PDS URL. Mastodon: instance URL and an access token made in "
-        "the account's settings (Preferences > Development). Threads: a long-lived access token. "
-        "Connecting an account that is already a channel reconnects it (200) instead of adding it (201)."
-    ),
+    description=" ".join(spec.api_connect_help for spec in networks.specs())
+    + " Connecting an account that is already a channel reconnects it (200) instead of adding it (201).",
     openapi_extra=IDEMPOTENCY_DOC,
 )
 @decorate_view(idempotent(atomic=False))

@@ -4,10 +4,10 @@ field (never a server error), and IPv6 addresses keep their brackets and port.""
 import pytest
 
 from api.models import APIToken
-from channels.adapters.base import ConnectError
 from channels.addresses import BadAddress, server_base_url
-from channels.http import normalise_base_url
+from channels.guard import normalise_base_url
 from channels.models import Channel
+from channels.networks.base import ConnectError
 from tests.api.conftest import ApiClient
 
 MALFORMED = [
@@ -37,13 +37,13 @@ BLUESKY_SENTENCE = "Enter a server address such as bsky.social."
     ],
 )
 def test_it_reads_a_server_address(typed, base_url):
-    assert server_base_url(typed) == base_url
+    assert server_base_url(typed, example="mastodon.social") == base_url
 
 
 @pytest.mark.parametrize("typed", [*MALFORMED, "", "ftp://x.org", "https://a@b.org", "x.org:0", "-x.org"])
 def test_it_refuses_a_malformed_address_with_a_sentence(typed):
     with pytest.raises(BadAddress) as refused:
-        server_base_url(typed)
+        server_base_url(typed, example="mastodon.social")
     assert refused.value.message == MASTODON_SENTENCE
 
 
@@ -93,7 +93,7 @@ def test_the_mastodon_form_passes_an_ipv6_server_on_intact(alice, monkeypatch):
         seen.append(instance_url)
         raise ConnectError("The server did not answer.", field="instance_url")
 
-    monkeypatch.setattr("channels.connect.mastodon.connect_with_token", connect_with_token)
+    monkeypatch.setattr("channels.networks.mastodon.connect.connect_with_token", connect_with_token)
     data = {"method": "token", "token-instance_url": "[2001:db8::1]:8443", "token-access_token": "abc"}
     alice.post("/w/acme/channels/connect/mastodon/", data)
     assert seen == ["https://[2001:db8::1]:8443"]

@@ -7,8 +7,10 @@ import pytest
 from django.test import override_settings
 from mastodon import Mastodon, MastodonNetworkError
 
-from channels.adapters import bluesky, mastodon, threads
 from channels.http import thread_client
+from channels.networks.bluesky import client as bluesky
+from channels.networks.mastodon import client as mastodon
+from channels.networks.threads import client as threads
 
 
 class _CookieServer:
@@ -71,9 +73,9 @@ def test_a_thread_keeps_one_client_per_key():
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda: mastodon._GuardedSession(), id="mastodon"),
+        pytest.param(lambda: mastodon.GuardedSession(), id="mastodon"),
         pytest.param(lambda: threads._session(), id="threads"),
-        pytest.param(lambda: bluesky._httpx_client(5.0), id="bluesky"),
+        pytest.param(lambda: bluesky.httpx_client(5.0), id="bluesky"),
     ],
 )
 def test_shared_clients_keep_no_cookies_and_reuse_the_connection(cookie_server, make):
@@ -89,15 +91,15 @@ def test_shared_clients_keep_no_cookies_and_reuse_the_connection(cookie_server, 
 
 
 def test_mastodon_clients_of_a_thread_share_one_session():
-    one = mastodon._client("https://one.example", "token-one")
-    two = mastodon._client("https://two.example", "token-two")
+    one = mastodon.new_client("https://one.example", "token-one")
+    two = mastodon.new_client("https://two.example", "token-two")
 
     assert one.session is two.session
     assert (one.access_token, two.access_token) == ("token-one", "token-two")
 
 
 def test_bluesky_clients_share_the_connection_pool_but_not_the_headers():
-    one, two = bluesky._new_client("https://pds.example"), bluesky._new_client("https://pds.example")
+    one, two = bluesky.new_client("https://pds.example"), bluesky.new_client("https://pds.example")
     one.request.add_additional_header("Authorization", "Bearer one")
 
     assert one.request._client is two.request._client
@@ -105,7 +107,7 @@ def test_bluesky_clients_share_the_connection_pool_but_not_the_headers():
 
 
 def test_the_mastodon_session_does_not_remember_a_check_made_with_private_addresses_allowed(cookie_server):
-    session = mastodon._GuardedSession()
+    session = mastodon.GuardedSession()
     session.get(cookie_server.url + "/allowed")  # the test settings allow private addresses
 
     with override_settings(SSRF_ALLOW_PRIVATE=False):

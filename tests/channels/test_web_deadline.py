@@ -15,9 +15,12 @@ import pytest
 import requests
 from django.urls import reverse
 
-from channels.adapters import bluesky, mastodon, threads
-from channels.http import FetchError, fetch, timeout_for, web_deadline
+from channels.deadline import timeout_for, web_deadline
+from channels.http import FetchError, fetch
 from channels.models import Channel
+from channels.networks.bluesky import client as bluesky
+from channels.networks.mastodon import client as mastodon
+from channels.networks.threads import client as threads
 from tests.fakes.stalling import BEHAVIOURS, StallingServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +40,7 @@ def alice(client, cast, settings):
 
 
 @pytest.mark.parametrize("behaviour", BEHAVIOURS)
-@pytest.mark.parametrize("session", [mastodon._GuardedSession, threads._session], ids=["mastodon", "threads"])
+@pytest.mark.parametrize("session", [mastodon.GuardedSession, threads._session], ids=["mastodon", "threads"])
 def test_a_requests_session_gives_up_at_the_deadline(session, behaviour):
     with StallingServer(behaviour) as server, web_deadline(DEADLINE):
         started = time.monotonic()
@@ -59,7 +62,7 @@ def test_a_link_card_fetched_during_a_web_request_gives_up_at_the_deadline(behav
 
 @pytest.mark.parametrize("behaviour", BEHAVIOURS)
 def test_the_bluesky_client_gives_up_at_the_deadline(behaviour):
-    client = bluesky._httpx_client(30)
+    client = bluesky.httpx_client(30)
     with StallingServer(behaviour) as server, web_deadline(DEADLINE):
         started = time.monotonic()
         with pytest.raises(httpx.TimeoutException):

@@ -8,9 +8,9 @@ import pytest
 from django.core import mail
 from django.utils.timezone import now
 
-from channels.adapters.mastodon import connect_with_token
-from channels.jobs import refresh_threads_tokens
+from channels.jobs import refresh_credentials
 from channels.models import Channel
+from channels.networks.mastodon.connecting import connect_with_token
 from posts.dispatch import sweep
 from posts.metrics import refresh_recent
 from posts.models import Delivery, Notification, Post
@@ -116,7 +116,7 @@ def test_a_threads_token_refused_at_refresh_holds_and_tells(cast, threads_channe
     Channel.objects.filter(pk=threads_channel.pk).update(token_expires=now() + timedelta(days=2))
     fake_threads.revoke(threads_channel.get_credentials()["access_token"])
 
-    assert refresh_threads_tokens()["needs_reconnect"] == 1
+    assert refresh_credentials()["needs_reconnect"] == 1
 
     due.refresh_from_db()
     assert due.status == Delivery.Status.HELD

@@ -11,10 +11,12 @@ import re
 import grapheme
 import pytest
 
-from channels.adapters.base import Account, PartContent, PostOptions
-from channels.adapters.bluesky import BlueskyAdapter
-from channels.adapters.mastodon import MastodonAdapter, status_length
-from channels.adapters.threads import ThreadsAdapter, links_in
+from channels.networks.base import Account, PartContent, PostOptions
+from channels.networks.bluesky.adapter import BlueskyAdapter
+from channels.networks.mastodon.adapter import MastodonAdapter
+from channels.networks.mastodon.rules import status_length
+from channels.networks.threads.adapter import ThreadsAdapter
+from channels.networks.threads.rules import links_in
 from posts.threading import network_counter, split_for, split_text
 
 FAMILY = "👨‍👩‍👧‍👦"  # one grapheme, 25 UTF-8 bytes

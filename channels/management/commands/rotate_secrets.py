@@ -16,11 +16,10 @@ class Command(BaseCommand):
                 continue
             names = [f.attname for f in fields]
             count = 0
-            # Raw column values: the field's from_db_value would decrypt them.
+            # values_list goes through the field's from_db_value, so the values arrive decrypted (by
+            # whichever key they were under); writing them back encrypts them under the newest key.
             rows = model._base_manager.values_list("pk", *names)
             for pk, *values in rows.iterator(chunk_size=500):
-                # .values_list goes through from_db_value too, so values arrive decrypted here:
-                # saving them back re-encrypts under the newest key.
                 updates = {name: value for name, value in zip(names, values, strict=True) if value}
                 if not updates:
                     continue
