@@ -161,3 +161,13 @@ def revoke_departed_member(*, workspace, user) -> int:
         CalendarFeed.objects.create(workspace=workspace, channel=feed.channel, created_by=feed.created_by)
         renewed += 1
     return renewed
+
+
+def on_member_left(sender, *, workspace, user, **kwargs) -> str | None:
+    """workspaces.signals.member_left: close the member's doors, and say so when feed URLs changed."""
+    if revoke_departed_member(workspace=workspace, user=user):
+        return (
+            "The workspace's calendar feeds have new URLs, so the removed member's copies no longer work: "
+            "members subscribed in a calendar app copy the new URL from the Calendar feeds page."
+        )
+    return None

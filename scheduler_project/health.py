@@ -1,9 +1,11 @@
-"""/healthz: database, Redis and worker heartbeat, as JSON, 503 when something is down."""
+"""/healthz: database, Redis, workers and the dispatcher, as JSON, 503 when something is down.
 
-import datetime
+Whether a worker or the dispatcher is alive is posts.liveness's answer, the one the sweeper and the
+workspace overview use.
+"""
+
 import time
 
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -45,31 +47,17 @@ def check_redis() -> dict:
 
 
 def check_workers() -> dict:
-    """Workers register themselves in Redis with a heartbeat; the freshest one tells if any is alive."""
-    import django_rq
-    from rq import Worker
-
-    from posts import clock
+    """Whether any worker can take jobs, by the rules of posts.liveness."""
+    from posts import liveness
 
     try:
-        workers = Worker.all(connection=django_rq.get_connection("default"))
-    except Exception as exc:
+        reading = liveness.workers()
+    except Exception as exc:  # Redis (or the database) did not answer; the class name is enough detail
         return {"ok": False, "error": exc.__class__.__name__, "count": 0}
-    beats = [w.last_heartbeat for w in workers if w.last_heartbeat]
-    if not beats:
-        return {"ok": False, "count": 0, "last_heartbeat": None, "error": "no worker is running"}
-    last = max(beats)
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=datetime.UTC)  # RQ stores UTC
-    # RQ stamps beats with the worker's own clock; read on the database's (posts.clock), this
-    # machine's error at least is left out.
-    age = (clock.now() - last).total_seconds()
-    return {
-        "ok": age <= settings.WORKER_HEARTBEAT_MAX_AGE,
-        "count": len(workers),
-        "last_heartbeat": last.isoformat(),
-        "age_s": round(age, 1),
-    }
+    answer = reading.as_json()
+    if reading.last_beat is None:
+        answer["error"] = "no worker is running"
+    return answer
 
 
 _DATABASE_DOWN = {"ok": False, "error": "the database is down"}
@@ -78,9 +66,12 @@ _DATABASE_DOWN = {"ok": False, "error": "the database is down"}
 @never_cache
 def healthz(request):
     checks = {"database": check_database(), "redis": check_redis()}
-    checks["workers"] = check_workers() if checks["redis"]["ok"] else {"ok": False, "error": "redis is down"}
     # The engine's checks query the database: when it did not answer, asking again would only double
     # the wait (DATABASE_CONNECT_TIMEOUT) before the answer.
+    if not checks["redis"]["ok"]:
+        checks["workers"] = {"ok": False, "error": "redis is down"}
+    else:
+        checks["workers"] = check_workers() if checks["database"]["ok"] else _DATABASE_DOWN
     for name, extra in extra_checks() if checks["database"]["ok"] else [("dispatcher", _DATABASE_DOWN)]:
         checks[name] = extra
     ok = all(check["ok"] for check in checks.values())
@@ -89,30 +80,14 @@ def healthz(request):
 
 def extra_checks():
     """The engine: a live dispatcher, and no deliveries overdue by more than a minute."""
-    from posts import clock
-    from posts.models import Delivery, Heartbeat
+    from posts import clock, liveness
+    from posts.models import Delivery
 
     try:
-        last = (
-            Heartbeat.objects.filter(kind="dispatcher")
-            .order_by("-beat")
-            .values_list("beat", flat=True)
-            .first()
-        )
         # Ages on the database's clock, which the dispatcher writes its beats with (posts.clock).
         at = clock.now()
+        dispatcher = liveness.dispatcher(at)
         overdue = Delivery.objects.overdue(at=at).count()
     except Exception as exc:  # the database check reports the cause
         return [("dispatcher", {"ok": False, "error": exc.__class__.__name__})]
-    age = (at - last).total_seconds() if last else None
-    return [
-        (
-            "dispatcher",
-            {
-                "ok": age is not None and age <= settings.WORKER_HEARTBEAT_MAX_AGE,
-                "last_heartbeat": last.isoformat() if last else None,
-                "age_s": round(age, 1) if age is not None else None,
-            },
-        ),
-        ("overdue", {"ok": overdue == 0, "count": overdue}),
-    ]
+    return [("dispatcher", dispatcher.as_json()), ("overdue", {"ok": overdue == 0, "count": overdue})]

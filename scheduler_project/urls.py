@@ -5,8 +5,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from posts.views import overview
 from scheduler_project.health import healthz
 from workspaces import throttle
+from workspaces import urls as workspaces_urls
 from workspaces.views import signup
 
 
@@ -95,7 +97,9 @@ urlpatterns = [
     ),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("", include("workspaces.urls")),
+    # The workspace's home page (the posts app's overview) keeps its name in the workspaces namespace,
+    # "workspaces:overview", next to the workspaces app's own pages.
+    path("", include((workspaces_urls.urlpatterns + overview.urlpatterns, workspaces_urls.app_name))),
     path("", include("channels.urls")),
     path("", include("posts.urls")),
     path("", include("api.urls")),

@@ -1,6 +1,3 @@
-import functools
-
-
 def workspaces(request):
     """The workspace switcher: the user's workspaces, loaded lazily (one query, only if a page uses it)."""
     user = getattr(request, "user", None)
@@ -12,17 +9,7 @@ def workspaces(request):
 
         return list(Workspace.objects.filter(memberships__user=user).order_by("name").only("name", "slug"))
 
-    @functools.cache
-    def unread_notifications():
-        workspace = getattr(request, "workspace", None)
-        if workspace is None:
-            return 0
-        from posts.models import Notification
-
-        return Notification.objects.filter(workspace=workspace, user=user, read=None).count()
-
     return {
-        "unread_notifications": unread_notifications,
         "current_workspace": getattr(request, "workspace", None),
         "current_membership": getattr(request, "membership", None),
         "my_workspaces": switcher,

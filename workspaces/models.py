@@ -217,3 +217,8 @@ class UserProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+    @classmethod
+    def remember_workspace(cls, user, workspace: Workspace) -> None:
+        """The workspace `user` opened last: the home page opens it next time."""
+        cls.objects.update_or_create(user=user, defaults={"last_workspace": workspace})

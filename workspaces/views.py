@@ -11,10 +11,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from api.models import revoke_departed_member
 from workspaces.access import get_for_workspace, require, workspace_view
 from workspaces.forms import InvitationForm, InvitedSignupForm, RoleForm, SignupForm, WorkspaceForm
 from workspaces.models import Invitation, Membership, Perm, Role, UserProfile, Workspace
+from workspaces.signals import member_left
 
 
 @login_required
@@ -60,154 +60,6 @@ def create(request):
         messages.success(request, f"Workspace “{workspace.name}” created.")
         return redirect("workspaces:overview", slug=workspace.slug)
     return render(request, "workspaces/create.html", {"form": form})
-
-
-def remember_workspace(request) -> None:
-    UserProfile.objects.update_or_create(user=request.user, defaults={"last_workspace": request.workspace})
-
-
-@workspace_view(Perm.VIEW)
-def overview(request):
-    """The workspace home: what goes out next, what needs someone, and whether the engine is running."""
-    from datetime import timedelta
-
-    from django.db.models import Count, Q
-    from django.utils.timezone import now
-
-    from channels.models import Channel
-    from posts.models import Delivery, Heartbeat, Notification, Post
-    from scheduler_project.health import check_redis, check_workers
-
-    remember_workspace(request)
-    workspace = request.workspace
-    at = now()
-    S = Delivery.Status
-    midnight = at.astimezone(workspace.tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    deliveries = Delivery.objects.for_workspace(workspace)
-    counts = deliveries.aggregate(
-        scheduled=Count("id", filter=Q(status__in=[S.SCHEDULED, S.QUEUED, S.PUBLISHING])),
-        published_today=Count("id", filter=Q(status=S.PUBLISHED, published_at__gte=midnight)),
-        failed=Count("id", filter=Q(status__in=[S.FAILED, S.NEEDS_ATTENTION, S.HELD])),
-    )
-    counts.update(
-        # Both through the post_ws_status index.
-        Post.objects.filter(
-            workspace=workspace, status__in=[Post.Status.PENDING_APPROVAL, Post.Status.DRAFT]
-        ).aggregate(
-            pending=Count("id", filter=Q(status=Post.Status.PENDING_APPROVAL)),
-            drafts=Count("id", filter=Q(status=Post.Status.DRAFT)),
-        )
-    )
-    counts["unread"] = Notification.objects.filter(workspace=workspace, user=request.user, read=None).count()
-
-    # Late posts that nothing explains: not waiting for a reconnect, a paused queue or a retry's backoff.
-    grace = timedelta(minutes=1)
-    stuck = (
-        Delivery.objects.overdue(at, grace)
-        .for_workspace(workspace)
-        .exclude(status=S.HELD)
-        .exclude(channel__status=Channel.Status.PAUSED)
-        .filter(Q(status=S.QUEUED) | Q(next_attempt_at__lt=at - grace))
-    )
-    overdue = list(
-        stuck.select_related("channel__workspace", "post").with_excerpt().order_by("scheduled_for", "id")[:6]
-    )
-
-    engine = []
-    redis = check_redis()
-    if not redis["ok"]:
-        engine.append(
-            "The job queue (Redis) cannot be reached, so no post can be handed to a worker. "
-            "Ask whoever runs this server to check Redis."
-        )
-    else:
-        workers = check_workers()
-        if not workers["ok"]:
-            engine.append(
-                "No publishing worker is running, so scheduled posts will not go out. "
-                "Ask whoever runs this server to start the worker process."
-            )
-    beat = (
-        Heartbeat.objects.filter(kind="dispatcher").order_by("-beat").values_list("beat", flat=True).first()
-    )
-    if beat is None or (at - beat).total_seconds() > settings.WORKER_HEARTBEAT_MAX_AGE:
-        engine.append(
-            "The dispatcher is not running, so due posts are not handed to the workers. "
-            "Ask whoever runs this server to start the dispatcher process."
-        )
-
-    channels = list(Channel.objects.filter(workspace=workspace).order_by("network", "handle"))
-    upcoming = (
-        deliveries.filter(status=S.SCHEDULED, scheduled_for__gte=at)
-        .select_related("channel", "post")
-        .with_excerpt()
-        .order_by("scheduled_for", "id")[:25]
-    )
-    next_posts = {}
-    for delivery in upcoming:
-        entry = next_posts.setdefault(delivery.post_id, {"delivery": delivery, "channels": []})
-        entry["channels"].append(delivery.channel)
-    first_run = first_run_steps(request.membership, channels)
-    return render(
-        request,
-        "workspaces/overview.html",
-        {
-            "channels": channels,
-            "reconnect": [c for c in channels if c.status == Channel.Status.NEEDS_RECONNECT],
-            "counts": counts,
-            "overdue": overdue[:5],
-            "more_overdue": len(overdue) > 5,
-            "engine_problems": engine,
-            "next_posts": list(next_posts.values())[:5],
-            "first_run": first_run,
-        },
-    )
-
-
-def first_run_steps(membership: Membership, channels: list) -> list[dict] | None:
-    """The new workspace's checklist, or None once every step is done (or this member can do none).
-
-    Each step: its label, whether it is done, and a link for members allowed to do it.
-    """
-    from posts.models import Post, PostingSlot
-
-    can_connect = membership.can(Perm.MANAGE_CHANNELS)
-    can_write = membership.can(Perm.COMPOSE)
-    if not (can_connect or can_write):
-        return None
-    workspace = membership.workspace
-    has_slots = bool(channels) and PostingSlot.objects.filter(channel__workspace=workspace).exists()
-    has_post = Post.objects.filter(workspace=workspace).exists()
-    if channels and has_slots and has_post:
-        return None
-    slug = workspace.slug
-    # Times on any one channel complete the step: the link opens the first channel's schedule.
-    schedule_url = (
-        reverse("posts:channel-schedule", kwargs={"slug": slug, "code": channels[0].code})
-        if channels
-        else None
-    )
-    not_yours = "an owner or admin does this"
-    return [
-        {
-            "label": "Connect a channel",
-            "done": bool(channels),
-            "url": reverse("channels:list", kwargs={"slug": slug}) if can_connect else None,
-            "note": None if can_connect else not_yours,
-        },
-        {
-            "label": "Set posting times",
-            "done": has_slots,
-            "url": schedule_url if can_connect else None,
-            "note": (None if channels else "once a channel is connected") if can_connect else not_yours,
-        },
-        {
-            "label": "Write your first post",
-            "done": has_post,
-            "url": reverse("posts:compose", kwargs={"slug": slug}) if can_write else None,
-            "note": None,
-        },
-    ]
 
 
 @workspace_view(Perm.MANAGE_WORKSPACE)
@@ -335,17 +187,14 @@ def remove_member(request, membership_id: int):
         return redirect("workspaces:members", slug=request.workspace.slug)
     with transaction.atomic():
         target.delete()
-        renewed = revoke_departed_member(workspace=request.workspace, user=target.user)
+        replies = member_left.send(sender=Membership, workspace=request.workspace, user=target.user)
     if leaving:
         messages.success(request, f"You left {request.workspace.name}.")
         return redirect("workspaces:home")
     messages.success(request, f"{target.user} was removed from the workspace.")
-    if renewed:
-        messages.info(
-            request,
-            "The workspace's calendar feeds have new URLs, so the removed member's copies no longer work: "
-            "members subscribed in a calendar app copy the new URL from the Calendar feeds page.",
-        )
+    for _receiver, notice in replies:
+        if notice:
+            messages.info(request, notice)
     return redirect("workspaces:members", slug=request.workspace.slug)
 
 

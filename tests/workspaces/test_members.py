@@ -59,3 +59,27 @@ def test_it_refuses_a_taken_slug(client, cast):
     client.force_login(cast.alice)
     response = client.post(url("settings"), {"name": "Acme", "slug": "charlies", "timezone": "UTC"})
     assert b"That address is taken" in response.content
+
+
+def test_it_tells_other_apps_when_a_member_goes_and_shows_their_notices(client, cast):
+    from workspaces.signals import member_left
+
+    heard = []
+
+    def receiver(sender, workspace, user, **kwargs):
+        heard.append((workspace, user))
+        return "Their keys were changed."
+
+    member_left.connect(receiver)
+    try:
+        carol = Membership.objects.get(user=cast.carol, workspace=cast.workspace)
+        client.force_login(cast.alice)
+        page = client.post(url("remove-member", membership_id=carol.pk), follow=True).content.decode()
+        assert "Their keys were changed." in page
+        bob = Membership.objects.get(user=cast.bob, workspace=cast.workspace)
+        client.force_login(cast.bob)
+        page = client.post(url("remove-member", membership_id=bob.pk), follow=True).content.decode()
+        assert "You left Acme." in page and "Their keys were changed." not in page  # for the remover only
+    finally:
+        member_left.disconnect(receiver)
+    assert heard == [(cast.workspace, cast.carol), (cast.workspace, cast.bob)]

@@ -12,9 +12,9 @@ from django.utils.timezone import now
 from rq import SimpleWorker
 
 from channels.models import Channel
-from posts.dispatch import beat
+from posts.liveness import beat
 from posts.models import Delivery, Notification, Post, PostingSlot, PostPart
-from tests.posts.test_review_pages import build_posts, queries_for
+from tests.posts.review import build_posts, queries_for
 
 S = Delivery.Status
 OVERVIEW = reverse("workspaces:overview", kwargs={"slug": "acme"})

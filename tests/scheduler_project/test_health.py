@@ -22,7 +22,7 @@ def test_it_reports_a_missing_worker(client, db, redis_conn):
 
 
 def test_it_is_healthy_with_a_live_worker_and_dispatcher(client, db, redis_conn):
-    from posts.dispatch import beat
+    from posts.liveness import beat
 
     beat("dispatcher@test:1")
     worker = SimpleWorker([django_rq.get_queue("default")], connection=redis_conn)
