@@ -4,7 +4,7 @@ app_name = "posts"
 
 urlpatterns = [
     path("", include("posts.views.common")),
-    path("", include("posts.views.compose")),
+    path("", include("posts.composer.views")),
     path("", include("posts.views.queue")),
     path("", include("posts.views.calendar")),
     path("", include("posts.views.review")),
