@@ -17,6 +17,7 @@ from icalendar import Calendar, Event
 
 from api.models import CalendarFeed
 from api.present import post_url
+from posts import states
 from posts.models import Delivery, excerpt
 
 EVENT_DURATION = timedelta(minutes=15)
@@ -24,13 +25,6 @@ EVENT_DURATION = timedelta(minutes=15)
 PAST = timedelta(days=90)
 FUTURE = timedelta(days=400)
 MAX_EVENTS = 5000
-LISTED = [
-    Delivery.Status.SCHEDULED,
-    Delivery.Status.QUEUED,
-    Delivery.Status.PUBLISHING,
-    Delivery.Status.HELD,
-    Delivery.Status.PUBLISHED,
-]
 
 
 def delivery_text(delivery: Delivery) -> list[str]:
@@ -47,7 +41,7 @@ def feed_deliveries(feed: CalendarFeed):
     moment = now()
     deliveries = (
         Delivery.objects.for_workspace(feed.workspace)
-        .filter(status__in=LISTED)
+        .filter(status__in=states.ON_CALENDAR)
         .filter(
             Q(scheduled_for__gte=moment - PAST) | Q(published_at__gte=moment - PAST),
             scheduled_for__lte=moment + FUTURE,

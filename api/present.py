@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.urls import reverse
 
-from channels.adapters import adapter_class
+from channels.networks import adapter_class
 from posts.models import Delivery, Media, PostPart
 
 POST_PREFETCH = [

@@ -2,39 +2,24 @@
 
 from datetime import datetime
 from datetime import time as Time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, create_model
 
-
-def _clean_text(value: str) -> str:
-    # PostgreSQL cannot store NUL characters, and lone surrogates cannot be encoded at all.
-    if "\x00" in value:
-        raise ValueError("Text must not contain NUL characters.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("Text must be valid Unicode.") from None
-    return value
-
-
-def text(max_length: int, min_length: int = 0):
-    return Annotated[
-        str, StringConstraints(max_length=max_length, min_length=min_length), AfterValidator(_clean_text)
-    ]
-
+from channels import networks
+from channels.models import Channel
+from channels.networks.fields import text
+from posts.models import Delivery, Post
 
 PartText = text(20_000)
-Network = Literal["mastodon", "bluesky", "threads"]
+Network = Literal[networks.NETWORKS]
 Mode = Literal["now", "at", "queue", "draft"]
-PostStatus = Literal[
-    "draft", "pending_approval", "scheduled", "publishing", "published", "partly_failed", "failed"
-]
-DeliveryStatus = Literal[
-    "draft", "scheduled", "queued", "publishing", "published", "failed", "held", "needs_attention"
-]
+# The models' statuses (posts.states for a delivery's), so a new one cannot be left out here.
+PostStatus = Literal[tuple(Post.Status.values)]
+DeliveryStatus = Literal[tuple(Delivery.Status.values)]
+ChannelStatus = Literal[tuple(Channel.Status.values)]
 
 
 class In(Schema):
@@ -76,8 +61,8 @@ class ChannelOut(Schema):
     handle: str
     display_name: str
     avatar_url: str
-    server_url: str = Field(description="Mastodon instance or Bluesky PDS; empty for Threads.")
-    status: Literal["active", "needs_reconnect", "paused"]
+    server_url: str = Field(description="The account's server; empty for networks on one server.")
+    status: ChannelStatus
     timezone: str = Field(
         description="The zone its posting schedule is in (the channel's or the workspace's)."
     )
@@ -87,26 +72,10 @@ class ChannelOut(Schema):
     created: datetime
 
 
-class BlueskyConnectIn(In):
-    network: Literal["bluesky"]
-    handle: text(253, 1)
-    app_password: text(100, 1)
-    pds_url: text(500) | None = Field(None, description="The account's PDS; the default server if omitted.")
-
-
-class MastodonConnectIn(In):
-    network: Literal["mastodon"]
-    instance_url: text(255, 1) = Field(description="e.g. mastodon.social")
-    access_token: text(500, 1)
-
-
-class ThreadsConnectIn(In):
-    network: Literal["threads"]
-    access_token: text(1000, 1) = Field(description="A long-lived Threads access token.")
-
-
+# One shape per network, each from its package; the `network` field tells them apart.
 ChannelConnectIn = Annotated[
-    BlueskyConnectIn | MastodonConnectIn | ThreadsConnectIn, Field(discriminator="network")
+    Union[tuple(spec.api_connect_schema() for spec in networks.specs())],  # noqa: UP007
+    Field(discriminator="network"),
 ]
 
 
@@ -185,17 +154,24 @@ class PartIn(In):
     media: list[MediaRefIn] = Field(default_factory=list, max_length=10)
 
 
-class OptionsIn(In):
-    language: text(10) = Field("", description="ISO 639-1 code, e.g. 'en'")
-    content_warning: text(1000) = Field("", description="Mastodon")
-    visibility: Literal["public", "unlisted", "private", "direct"] = Field("public", description="Mastodon")
-    sensitive: bool = Field(False, description="Mastodon: media marked sensitive")
-    link_card: bool = Field(True, description="Bluesky: a card for the first link when there are no images")
-    topic_tag: text(100) = Field("", description="Threads")
-    link_attachment: text(2000) = Field("", description="Threads: URL for the link preview")
-    reply_control: Literal["", "everyone", "accounts_you_follow", "mentioned_only"] = Field(
-        "", description="Threads"
-    )
+def _option_field(option) -> tuple:
+    """A network's post option (channels.networks.netspec.Option) as a field of OptionsIn."""
+    if option.kind == "bool":
+        kind = bool
+    elif option.kind == "choice":
+        kind = Literal[tuple(value for value, _label in option.choices)]
+    else:
+        kind = text(option.max_length)
+    return kind, Field(option.default, description=option.help)
+
+
+# `language`, then each network's own options as its package declares them.
+OptionsIn = create_model(
+    "OptionsIn",
+    __base__=In,
+    language=(text(10), Field("", description="ISO 639-1 code, e.g. 'en'")),
+    **{option.name: _option_field(option) for spec in networks.specs() for option in spec.options},
+)
 
 
 Overrides = dict[UUID, Annotated[list[PartText | None], Field(max_length=50)]]

@@ -9,7 +9,7 @@ that works again) releases the held posts at once and resolves the notices.
 from django.db import transaction
 
 from channels.models import Channel
-from posts import clock, notify
+from posts import clock, notify, states
 from posts.models import Delivery, Post
 
 HELD_REASON = "The channel needs reconnecting before this can go out."
@@ -29,14 +29,10 @@ def hold_due(*, channel: Channel | None = None, at=None) -> int:
     """Due deliveries of channels waiting for a reconnect become "held" (the sweeper calls this for
     every channel, so posts that come due later are held too). Their posts stay "scheduled"."""
     at = at or clock.now()  # what is due is compared across processes: the database's clock
-    due = Delivery.objects.filter(
-        status=Delivery.Status.SCHEDULED,
-        next_attempt_at__lte=at,
-        channel__status=Channel.Status.NEEDS_RECONNECT,
-    )
+    due = Delivery.objects.filter(next_attempt_at__lte=at, channel__status=Channel.Status.NEEDS_RECONNECT)
     if channel is not None:
         due = due.filter(channel=channel)
-    return due.update(status=Delivery.Status.HELD, last_error=HELD_REASON, updated=at)
+    return states.apply("hold", due, last_error=HELD_REASON, updated=at)
 
 
 def reconnected(channel: Channel) -> int:
@@ -46,9 +42,7 @@ def reconnected(channel: Channel) -> int:
     with transaction.atomic():
         held = Delivery.objects.filter(channel=channel, status=Delivery.Status.HELD)
         post_ids = list(held.values_list("post_id", flat=True))
-        released = held.update(
-            status=Delivery.Status.SCHEDULED, next_attempt_at=at, last_error="", updated=at
-        )
+        released = states.apply("release", held, next_attempt_at=at, last_error="", updated=at)
         for post in Post.objects.filter(pk__in=post_ids):
             post.refresh_status()
     notify.channel_reconnected(channel)

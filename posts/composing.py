@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils.timezone import now
 
-from channels.adapters.base import PartContent, PostOptions, Validation
 from channels.models import Channel
-from posts import clock, notify, scheduling
+from channels.networks.base import PartContent, PostOptions, Validation
+from posts import clock, notify, scheduling, states
 from posts.models import Comment, Delivery, Media, Post, PostPart
 from workspaces.models import Perm
 
@@ -109,7 +109,7 @@ def _check_schedule(
     for channel in draft.channels:
         if mode == Post.Mode.DRAFT:
             continue
-        if channel.network == "threads" and channel.status == Channel.Status.ACTIVE:
+        if channel.status == Channel.Status.ACTIVE:
             _check_daily_quota(channel, draft, errors, post)
         if channel.status == Channel.Status.NEEDS_RECONNECT:
             errors.setdefault("channels", []).append(
@@ -125,15 +125,15 @@ def _check_schedule(
             )
 
 
-THREADS_DAILY_POSTS = 250
-
-
 def _check_daily_quota(channel, draft: Draft, errors: dict, post: Post | None = None) -> None:
-    """Threads allows 250 posts per profile in any 24 hours: refuse to schedule beyond that.
+    """Refuse to schedule beyond a network's daily quota of posts per account (its spec's daily_posts).
 
     Counted from our own deliveries within a day either side of the new post's time, which is
-    stricter than a rolling window but never lets one through that Meta would refuse.
+    stricter than a rolling window but never lets one through that the network would refuse.
     """
+    limit = channel.spec.daily_posts(channel.limits)
+    if limit is None:
+        return
     if draft.mode == Post.Mode.AT and draft.scheduled_at:
         when = draft.scheduled_at
     elif draft.mode == Post.Mode.QUEUE:
@@ -141,11 +141,10 @@ def _check_daily_quota(channel, draft: Draft, errors: dict, post: Post | None = 
         when = slots[0] if slots else now()
     else:
         when = now()
-    limit = int((channel.limits or {}).get("daily_posts") or THREADS_DAILY_POSTS)
     used = (
         Delivery.objects.filter(
             channel=channel,
-            status__in=[*Delivery.ACTIVE_STATUSES, Delivery.Status.PUBLISHED],
+            status__in=states.ON_CALENDAR,
             scheduled_for__gt=when - timedelta(hours=24),
             scheduled_for__lt=when + timedelta(hours=24),
         )
@@ -154,8 +153,8 @@ def _check_daily_quota(channel, draft: Draft, errors: dict, post: Post | None = 
     )
     if used >= limit:
         errors.setdefault("channels", []).append(
-            f"{channel} already has {used} posts within a day of that time; Threads allows {limit} a day. "
-            "Pick another day."
+            f"{channel} already has {used} posts within a day of that time; {channel.spec.label} allows "
+            f"{limit} a day. Pick another day."
         )
 
 
@@ -189,7 +188,7 @@ def compose(*, workspace, membership, draft: Draft, post: Post | None = None) ->
         else:
             # Locked: the dispatcher skips locked rows, so none is handed out while it changes.
             existing = {d.channel_id: d for d in post.deliveries.select_for_update()}
-            if any(d.status in Delivery.BUSY_STATUSES for d in existing.values()):
+            if any(d.is_busy for d in existing.values()):
                 raise PostInvalid(
                     {"post": ["This post is being published or was published: it can't be changed."]}
                 )
@@ -227,11 +226,22 @@ def compose(*, workspace, membership, draft: Draft, post: Post | None = None) ->
                 fixed = draft.scheduled_at if mode == Post.Mode.AT else None
                 delivery.scheduled_for = delivery.next_attempt_at = fixed
                 delivery.in_queue = False
-            elif delivery.scheduled_for and delivery.status in Delivery.WAS_DUE_STATUSES:
+            elif delivery.scheduled_for and delivery.status in states.WAS_DUE:
                 # Kept, and it was already due (failed, held, overdue): it goes out as soon as it can.
                 delivery.scheduled_for = max(delivery.scheduled_for, at)
-            delivery.status = Delivery.Status.DRAFT
-            delivery.save()
+            if delivery.pk is None:
+                delivery.save()  # a new delivery starts as a draft
+            else:
+                # Locked above and not busy: a draft again until schedule() gives it its time.
+                states.apply(
+                    "unschedule",
+                    delivery,
+                    text_overrides=delivery.text_overrides,
+                    scheduled_for=delivery.scheduled_for,
+                    next_attempt_at=delivery.next_attempt_at,
+                    in_queue=delivery.in_queue,
+                    updated=at,
+                )
         if mode != Post.Mode.DRAFT and not approval:
             schedule(post)
     if approval:
@@ -278,23 +288,18 @@ def schedule(post: Post) -> None:
             else:
                 # Share now: a time the dispatcher compares on the database's clock, not this machine's.
                 when, in_queue = clock.now(), False
-            delivery.status = Delivery.Status.SCHEDULED
-            delivery.scheduled_for = when
-            delivery.next_attempt_at = when
-            delivery.in_queue = in_queue
-            delivery.attempts = 0
-            delivery.last_error = ""
-            delivery.save(
-                update_fields=[
-                    "status",
-                    "scheduled_for",
-                    "next_attempt_at",
-                    "in_queue",
-                    "attempts",
-                    "last_error",
-                    "updated",
-                ]
+            scheduled = states.apply(
+                "schedule",
+                delivery,
+                scheduled_for=when,
+                next_attempt_at=when,
+                in_queue=in_queue,
+                attempts=0,
+                last_error="",
+                updated=at,
             )
+            if not scheduled:  # locked above: only a delivery that is not a draft gets here
+                raise PostInvalid({"post": ["Part of this post is already scheduled: reload and try again."]})
         Post.objects.filter(pk=post.pk).update(status=Post.Status.SCHEDULED, updated=at)
         post.status = Post.Status.SCHEDULED
     post.refresh_status()
@@ -335,13 +340,19 @@ def send_back(post: Post, membership, comment: str) -> None:
 
 def retry(delivery: Delivery) -> None:
     """A failed or stuck delivery goes out again now (the user decided)."""
-    if delivery.status not in (Delivery.Status.FAILED, Delivery.Status.NEEDS_ATTENTION, Delivery.Status.HELD):
+    if not delivery.needs_action:
         raise PostInvalid({"delivery": ["Only failed or held deliveries can be retried."]})
     if delivery.channel.status == Channel.Status.NEEDS_RECONNECT:
         raise PostInvalid({"delivery": [f"Reconnect {delivery.channel} first."]})
     at = clock.now()  # compared by the dispatcher: the database's clock
-    Delivery.objects.filter(pk=delivery.pk, status=delivery.status).update(
-        status=Delivery.Status.SCHEDULED, next_attempt_at=at, attempts=0, last_error="", updated=at
+    states.apply(
+        "retry",
+        delivery.pk,
+        where={"status": delivery.status},  # as the person saw it
+        next_attempt_at=at,
+        attempts=0,
+        last_error="",
+        updated=at,
     )
     Post.objects.filter(pk=delivery.post_id).update(status=Post.Status.SCHEDULED)
     delivery.post.refresh_status()
@@ -350,13 +361,14 @@ def retry(delivery: Delivery) -> None:
 def cancel(post: Post) -> None:
     """Unschedule: back to draft. Refused once any delivery is out or going out."""
     with transaction.atomic():
-        busy = post.deliveries.select_for_update().filter(status__in=Delivery.BUSY_STATUSES)
+        busy = post.deliveries.select_for_update().filter(status__in=states.BUSY)
         if busy.exists():
             raise PostInvalid(
                 {"post": ["Part of this post is out or going out now; it can't be unscheduled."]}
             )
-        post.deliveries.update(
-            status=Delivery.Status.DRAFT,
+        states.apply(
+            "unschedule",
+            post.deliveries.all(),
             scheduled_for=None,
             next_attempt_at=None,
             in_queue=False,
@@ -370,6 +382,6 @@ def delete_post_if_unsent(post: Post) -> None:
     with transaction.atomic():
         # Lock every delivery: the dispatcher skips locked rows, so none is claimed meanwhile.
         statuses = list(post.deliveries.select_for_update().values_list("status", flat=True))
-        if set(Delivery.BUSY_STATUSES).intersection(statuses):
+        if set(states.BUSY).intersection(statuses):
             raise PostInvalid({"post": ["Part of this post is out or going out now; it can't be deleted."]})
         post.delete()

@@ -7,7 +7,6 @@ conditional updates, and each periodic task is claimed through a PeriodicRun row
 
 import logging
 import os
-import re
 import signal
 import socket
 import threading
@@ -22,9 +21,10 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from posts import channel_auth
+from posts import channel_auth, liveness, states
 from posts.clock import now
-from posts.models import Delivery, DeliveryAttempt, Heartbeat, PeriodicRun
+from posts.liveness import beat
+from posts.models import Delivery, DeliveryAttempt, PeriodicRun
 
 log = logging.getLogger(__name__)
 S = Delivery.Status
@@ -87,9 +87,7 @@ def dispatch_due(limit: int = 500) -> int:
         )
         if not ids:
             return 0
-        Delivery.objects.filter(pk__in=ids, status=S.SCHEDULED).update(
-            status=S.QUEUED, dispatched_at=at, updated=at
-        )
+        states.apply("dispatch", Delivery.objects.filter(pk__in=ids), dispatched_at=at, updated=at)
         transaction.on_commit(lambda: enqueue([(pk, at) for pk in ids]))
     return len(ids)
 
@@ -97,16 +95,6 @@ def dispatch_due(limit: int = 500) -> int:
 # A job claims its delivery first thing: a job started this long ago whose delivery is still QUEUED
 # belongs to a worker that died between taking the job and claiming the row.
 STARTED_GRACE = timedelta(seconds=30)
-
-
-# RQ worker names of a worker pool (posts.workers): "<host>.<pid>.t<slot>.<generation>".
-_POOL_THREAD = re.compile(r"^(?P<pool>.+)\.t\d+\.\d+$")
-
-
-def _pool_of(worker_name: str | None) -> str | None:
-    """The Heartbeat name of the pool that runs an RQ worker, or None for any other worker."""
-    match = _POOL_THREAD.match(worker_name or "")
-    return f"worker@{match['pool']}" if match else None
 
 
 def _job_alive(queue_: Queue, jid: str, at: datetime, beating: set[str]) -> bool:
@@ -122,7 +110,7 @@ def _job_alive(queue_: Queue, jid: str, at: datetime, beating: set[str]) -> bool
         # intermediate list): only a job still waiting in the queue will run.
         return queue_.connection.lpos(queue_.key, jid) is not None
     if status == JobStatus.STARTED:
-        pool = _pool_of(job.worker_name)
+        pool = liveness.pool_of(job.worker_name)
         if pool is not None and pool not in beating:
             return False  # taken by a worker pool that stopped beating before it claimed the row
         return job.started_at is None or job.started_at.replace(tzinfo=UTC) > at - STARTED_GRACE
@@ -144,9 +132,7 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
     counts = {"requeued": 0, "recovered": 0, "released": 0, "held": 0}
     queue_ = queue()
     lost_after = at - timedelta(seconds=settings.WORKER_LOST_AFTER)
-    beating = set(
-        Heartbeat.objects.filter(kind="worker", beat__gte=lost_after).values_list("name", flat=True)
-    )
+    beating = liveness.live_pools(at)
     stale_queued = Delivery.objects.filter(
         status=S.QUEUED, dispatched_at__lt=at - timedelta(seconds=settings.SWEEP_QUEUED_AFTER)
     ).values_list("pk", "dispatched_at")[:1000]
@@ -169,8 +155,10 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
         if claimed_at >= cutoff and claimed_by in beating:
             continue  # a slow publish by a live worker
         with transaction.atomic():
-            if Delivery.objects.filter(pk=pk, status=S.PUBLISHING, claim=claim).update(
-                status=S.SCHEDULED,
+            if states.apply(
+                "give_back",
+                pk,
+                where={"claim": claim},
                 claim=None,
                 next_attempt_at=at,
                 updated=at,
@@ -187,11 +175,15 @@ def sweep(at: datetime | None = None) -> dict[str, int]:
                 )
                 counts["recovered"] += 1
 
-    counts["released"] = Delivery.objects.filter(status=S.HELD, channel__status="active").update(
-        status=S.SCHEDULED, next_attempt_at=at, last_error="", updated=at
+    counts["released"] = states.apply(
+        "release",
+        Delivery.objects.filter(channel__status="active"),
+        next_attempt_at=at,
+        last_error="",
+        updated=at,
     )
     counts["held"] = channel_auth.hold_due(at=at)
-    Heartbeat.objects.filter(beat__lt=at - timedelta(days=1)).delete()  # processes long gone
+    liveness.forget_gone(at)  # processes long gone
     if any(counts.values()):
         log.info("sweep: %s", counts)
     return counts
@@ -207,14 +199,11 @@ def claim_periodic(name: str, every: timedelta, at: datetime | None = None) -> b
     return created
 
 
-def beat(name: str, kind: str = "dispatcher") -> None:
-    Heartbeat.objects.update_or_create(name=name, defaults={"kind": kind, "beat": now()})
-
-
 PERIODIC = [
     # (name, period, dotted job path): enqueued to RQ, run by a worker.
     ("refresh-metrics", timedelta(hours=1), "posts.jobs.refresh_metrics"),
-    ("refresh-threads-tokens", timedelta(hours=6), "posts.jobs.refresh_threads_tokens"),
+    ("refresh-credentials", timedelta(hours=6), "posts.jobs.refresh_credentials"),
+    ("refresh-limits", timedelta(days=1), "posts.jobs.refresh_limits"),
     ("remove-unused-media", timedelta(hours=6), "posts.jobs.remove_unused_media"),
 ]
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils.timezone import now
 
-from channels.adapters.base import AdapterError, AuthorizationLost, RemoteRef
+from channels.networks.base import AdapterError, AuthorizationLost, RemoteRef
 from posts import channel_auth
 from posts.models import Delivery, MetricSnapshot
 

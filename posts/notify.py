@@ -103,7 +103,7 @@ def going_out(post) -> str:
 
 def delivery_failed(delivery) -> None:
     post, channel = delivery.post, delivery.channel
-    kind = K.NEEDS_ATTENTION if delivery.status == "needs_attention" else K.DELIVERY_FAILED
+    kind = K.NEEDS_ATTENTION if delivery.status == delivery.Status.NEEDS_ATTENTION else K.DELIVERY_FAILED
     message = f"Not published on {channel}: {delivery.last_error} (post “{_about(post)}”)"
     _send(
         post.workspace,

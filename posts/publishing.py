@@ -1,12 +1,18 @@
 """Publishing one delivery: claim it, publish its parts in order through the adapter, record the outcome.
 
-Every state change is a conditional update on the delivery's current status and claim, so a
-duplicated job, a second worker or a sweeper racing a slow worker can never publish twice: the
-loser's update matches no row and it stops.
+Every state change is a conditional update on the delivery's current status and claim (a transition
+of posts.states), so a duplicated job, a second worker or a sweeper racing a slow worker can never
+publish twice: the loser's update matches no row and it stops.
+
+A Publisher does the work for one process: it signs each claim with the process's Heartbeat name
+and keeps the claims a database failure left unsettled until they can be given back. The worker
+pool (posts.workers) makes one and binds it to each of its threads; publish(), the job function's
+entry, uses the publisher bound to the calling thread, or an unnamed one of its own.
 """
 
 import logging
 import random
+import threading
 import uuid
 from collections import deque
 from datetime import timedelta
@@ -15,7 +21,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 
-from channels.adapters.base import (
+from channels.models import Channel
+from channels.networks.base import (
     AuthorizationLost,
     ContentRejected,
     OutcomeUnknown,
@@ -23,18 +30,12 @@ from channels.adapters.base import (
     RemoteRef,
     TransientError,
 )
-from channels.models import Channel
-from posts import channel_auth, notify
+from posts import channel_auth, notify, states
 from posts.clock import now
 from posts.models import Delivery, DeliveryAttempt
 
 log = logging.getLogger(__name__)
 S = Delivery.Status
-
-# The Heartbeat name of this process when it is a worker pool that beats (posts.workers), written on
-# each claim: the sweeper recovers a dead pool's deliveries as soon as its beats stop. Other workers
-# (manage.py rqworker) leave it empty, and their deliveries are recovered after the job timeout.
-worker_name = ""
 
 
 def backoff(attempt: int) -> float:
@@ -47,13 +48,18 @@ class LostClaim(Exception):
     """Another worker or the sweeper took this delivery over; stop without touching it."""
 
 
-def claim(delivery_id: int, token: uuid.UUID) -> Delivery | None:
-    """Take a delivery that is due for this attempt (marked with `token`); None if another process has it."""
+def claim(delivery_id: int, token: uuid.UUID, worker_name: str = "") -> Delivery | None:
+    """Take a delivery that is due for this attempt (marked with `token`); None if another process has it.
+
+    `worker_name` is the Heartbeat name of a worker pool that beats (posts.workers): the sweeper
+    recovers a dead pool's deliveries as soon as its beats stop. Other workers (manage.py rqworker)
+    leave it empty, and their deliveries are recovered after the job timeout.
+    """
     at = now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status__in=[S.QUEUED, S.SCHEDULED], next_attempt_at__lte=at + timedelta(seconds=5)
-    ).update(
-        status=S.PUBLISHING,
+    claimed = states.apply(
+        "claim",
+        delivery_id,
+        where={"next_attempt_at__lte": at + timedelta(seconds=5)},
         claim=token,
         claimed_at=at,
         claimed_by=worker_name,
@@ -65,85 +71,128 @@ def claim(delivery_id: int, token: uuid.UUID) -> Delivery | None:
     return Delivery.objects.select_related("post", "channel").get(pk=delivery_id)
 
 
-def _update(delivery: Delivery, token, **fields) -> None:
-    """Write to a delivery we hold; raise LostClaim if we no longer do."""
+def _update(delivery: Delivery, token, transition: str | None = None, **fields) -> None:
+    """Write to a delivery we hold, and move it on by `transition` if given; raise LostClaim if we no
+    longer hold it."""
     fields.setdefault("updated", now())
+    if transition is not None:
+        if not states.apply(transition, delivery, where={"claim": token}, **fields):
+            raise LostClaim
+        return
     if not Delivery.objects.filter(pk=delivery.pk, claim=token, status=S.PUBLISHING).update(**fields):
         raise LostClaim
     for name, value in fields.items():
         setattr(delivery, name, value)
 
 
-# Claims this process took but could not settle because the database failed under it (a restart, a
-# failover): given back by give_back_unsettled() as soon as the database answers again, instead of
-# staying "publishing" until the sweeper's job timeout. Appended by worker threads, drained by the
-# worker pool's main thread.
-_unsettled: deque[tuple[int, uuid.UUID]] = deque()
 # Lost connections, restarts, locks and timeouts. Other database errors (bad data, a constraint) are
 # bugs, and stop the delivery in "needs attention" like any other.
 DATABASE_AWAY = (OperationalError, InterfaceError)
 
 
+class Publisher:
+    """Publishes deliveries for one process.
+
+    `name` is signed on each claim (see claim()). `unsettled` holds the claims taken here that could
+    not be settled because the database failed under them (a restart, a failover): give_back_unsettled()
+    returns them as soon as the database answers again, instead of leaving them "publishing" until the
+    sweeper's job timeout. Appended by worker threads, drained by the worker pool's main thread.
+    """
+
+    def __init__(self, name: str = ""):
+        self.name = name
+        self.unsettled: deque[tuple[int, uuid.UUID]] = deque()
+
+    def publish(self, delivery_id: int) -> str:
+        """Publish a delivery handed out by the dispatcher. Returns what happened, for logs and tests."""
+        token = uuid.uuid4()
+        try:
+            return _publish(delivery_id, token, self.name)
+        except DATABASE_AWAY:
+            # Whatever was checkpointed is in the database; the next attempt asks the network first.
+            self.unsettled.append((delivery_id, token))
+            raise
+
+    def give_back_unsettled(self) -> int:
+        """Return the claims publish() could not settle to the schedule; stop at the first database error."""
+        given = 0
+        while self.unsettled:
+            delivery_id, token = self.unsettled[0]
+            if _give_back(delivery_id, token):
+                given += 1
+            self.unsettled.popleft()
+        return given
+
+
+_bound = threading.local()
+
+
+def bind(publisher: Publisher | None) -> None:
+    """Make `publisher` the one publish() uses in the calling thread (None: an unnamed one per call)."""
+    _bound.publisher = publisher
+
+
 def publish(delivery_id: int) -> str:
-    """Publish a delivery handed out by the dispatcher. Returns what happened, for logs and tests."""
-    token = uuid.uuid4()
-    try:
-        return _publish(delivery_id, token)
-    except DATABASE_AWAY:
-        # Whatever was checkpointed is in the database; the next attempt asks the network first.
-        _unsettled.append((delivery_id, token))
-        raise
+    """Publish a delivery with the publisher bound to this thread (the job function's entry).
+
+    Outside a worker pool (manage.py rqworker, tests) an unnamed publisher of its own publishes it;
+    a claim a database failure leaves unsettled there is recovered by the sweeper after the job timeout.
+    """
+    publisher = getattr(_bound, "publisher", None) or Publisher()
+    return publisher.publish(delivery_id)
 
 
-def give_back_unsettled() -> int:
-    """Return the claims publish() could not settle to the schedule; stop at the first database error."""
-    given = 0
-    while _unsettled:
-        delivery_id, token = _unsettled[0]
-        at = now()
-        held = Delivery.objects.filter(pk=delivery_id, claim=token, status=S.PUBLISHING)
-        # Nothing matches if the claim was never taken or was settled after all.
-        attempts = held.values_list("attempts", flat=True).first()
-        if attempts is not None and attempts >= settings.PUBLISH_MAX_ATTEMPTS:
-            # The same database error on every attempt is no outage: stop and show it.
-            fields = {"status": S.NEEDS_ATTENTION, "last_error": "A database error stopped every attempt."}
-        else:
-            fields = {
-                "status": S.SCHEDULED,
+def _give_back(delivery_id: int, token: uuid.UUID) -> bool:
+    """Return one unsettled claim to the schedule (or stop it, after the last attempt). False if the
+    claim was never taken or was settled after all."""
+    at = now()
+    attempts = (
+        Delivery.objects.filter(pk=delivery_id, claim=token, status=S.PUBLISHING)
+        .values_list("attempts", flat=True)
+        .first()
+    )
+    if attempts is None:
+        return False
+    if attempts >= settings.PUBLISH_MAX_ATTEMPTS:
+        # The same database error on every attempt is no outage: stop and show it.
+        name, fields = "flag", {"last_error": "A database error stopped every attempt."}
+    else:
+        name, fields = (
+            "give_back",
+            {
                 "next_attempt_at": at,
                 "last_error": "The database was unreachable while publishing; checking the network before "
                 "trying again.",
-            }
-        delivery = None
-        with transaction.atomic():
-            if attempts is not None and held.update(claim=None, updated=at, **fields):
-                delivery = Delivery.objects.select_related("post").get(pk=delivery_id)
-                DeliveryAttempt.objects.create(
-                    delivery=delivery,
-                    number=delivery.attempts,
-                    started=delivery.claimed_at or at,
-                    finished=at,
-                    outcome=DeliveryAttempt.Outcome.RECOVERED,
-                    message="The database was unreachable during this attempt.",
-                )
-                delivery.post.refresh_status()
-                given += 1
-        _unsettled.popleft()
-        if delivery is not None and delivery.status == S.NEEDS_ATTENTION:
-            notify.delivery_failed(delivery)
-    return given
+            },
+        )
+    with transaction.atomic():
+        if not states.apply(name, delivery_id, where={"claim": token}, claim=None, updated=at, **fields):
+            return False
+        delivery = Delivery.objects.select_related("post").get(pk=delivery_id)
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            started=delivery.claimed_at or at,
+            finished=at,
+            outcome=DeliveryAttempt.Outcome.RECOVERED,
+            message="The database was unreachable during this attempt.",
+        )
+        delivery.post.refresh_status()
+    if delivery.status == S.NEEDS_ATTENTION:
+        notify.delivery_failed(delivery)
+    return True
 
 
-def _publish(delivery_id: int, token: uuid.UUID) -> str:
-    delivery = claim(delivery_id, token)
+def _publish(delivery_id: int, token: uuid.UUID, worker_name: str = "") -> str:
+    delivery = claim(delivery_id, token, worker_name)
     if delivery is None:
         return "not-claimed"
     channel = delivery.channel
     if channel.status == Channel.Status.NEEDS_RECONNECT:
-        _release(delivery, token, status=S.HELD, error=channel_auth.HELD_REASON)
+        _release(delivery, token, "lose_auth", error=channel_auth.HELD_REASON)
         return "held"
     if channel.status == Channel.Status.PAUSED:
-        _release(delivery, token, status=S.SCHEDULED, next_attempt_at=delivery.scheduled_for, error="")
+        _release(delivery, token, "give_back", next_attempt_at=delivery.scheduled_for, error="")
         return "paused"
 
     # Written with the outcome, in the same transaction (_finish). A worker that dies mid-attempt
@@ -162,15 +211,15 @@ def _publish(delivery_id: int, token: uuid.UUID) -> str:
     except TransientError as exc:
         outcome = _retry_or_give_up(delivery, token, attempt, exc)
     except ContentRejected as exc:
-        _finish(delivery, token, attempt, S.FAILED, DeliveryAttempt.Outcome.REJECTED, exc.message)
+        _finish(delivery, token, attempt, "fail", DeliveryAttempt.Outcome.REJECTED, exc.message)
         notify.delivery_failed(delivery)
         outcome = "failed"
     except AuthorizationLost as exc:
-        _finish(delivery, token, attempt, S.HELD, DeliveryAttempt.Outcome.AUTH_LOST, exc.message)
+        _finish(delivery, token, attempt, "lose_auth", DeliveryAttempt.Outcome.AUTH_LOST, exc.message)
         channel_auth.authorisation_lost(channel, exc.message)
         outcome = "held"
     except OutcomeUnknown as exc:
-        _finish(delivery, token, attempt, S.NEEDS_ATTENTION, DeliveryAttempt.Outcome.UNKNOWN, exc.message)
+        _finish(delivery, token, attempt, "flag", DeliveryAttempt.Outcome.UNKNOWN, exc.message)
         notify.delivery_failed(delivery)
         outcome = "needs-attention"
     except DATABASE_AWAY:
@@ -180,7 +229,7 @@ def _publish(delivery_id: int, token: uuid.UUID) -> str:
         # reach the logs and RQ's failed-job registry.
         message = "An unexpected error stopped this delivery. Check the post on the network before retrying."
         try:
-            _finish(delivery, token, attempt, S.NEEDS_ATTENTION, DeliveryAttempt.Outcome.ERROR, message)
+            _finish(delivery, token, attempt, "flag", DeliveryAttempt.Outcome.ERROR, message)
             notify.delivery_failed(delivery)
         except LostClaim:
             pass
@@ -233,7 +282,7 @@ def _publish_parts(delivery: Delivery, token, attempt: DeliveryAttempt) -> str:
         delivery,
         token,
         attempt,
-        S.PUBLISHED,
+        "publish",
         DeliveryAttempt.Outcome.PUBLISHED,
         "",
         remote_parts=[r.as_dict() for r in published],
@@ -251,7 +300,7 @@ def _retry_or_give_up(delivery, token, attempt, exc: TransientError) -> str:
         )
     if delivery.attempts >= settings.PUBLISH_MAX_ATTEMPTS:
         message = f"Gave up after {delivery.attempts} attempts. Last error: {exc.message}"
-        _finish(delivery, token, attempt, S.FAILED, DeliveryAttempt.Outcome.GAVE_UP, message)
+        _finish(delivery, token, attempt, "fail", DeliveryAttempt.Outcome.GAVE_UP, message)
         notify.delivery_failed(delivery)
         return "failed"
     delay = max(exc.retry_after or 0, backoff(delivery.attempts))
@@ -259,7 +308,7 @@ def _retry_or_give_up(delivery, token, attempt, exc: TransientError) -> str:
         delivery,
         token,
         attempt,
-        S.SCHEDULED,
+        "give_back",
         DeliveryAttempt.Outcome.RETRY,
         f"{exc.message} Trying again in {_human(delay)}.",
         next_attempt_at=now() + timedelta(seconds=delay),
@@ -275,22 +324,29 @@ def _human(seconds: float) -> str:
     return f"{round(seconds / 3600)} hours"
 
 
-def _finish(delivery, token, attempt, status, outcome, message, **fields) -> None:
+def _finish(delivery, token, attempt, transition: str, outcome, message, **fields) -> None:
+    """End the attempt: move the delivery on by `transition` and write the attempt's record."""
     with transaction.atomic():
-        _update(delivery, token, status=status, last_error=message[:1000], claim=None, **fields)
+        _update(delivery, token, transition=transition, last_error=message[:1000], claim=None, **fields)
         attempt.outcome = outcome
         attempt.message = message[:1000]
         attempt.finished = now()
         attempt.save()
         delivery.post.refresh_status()
-        if status == S.PUBLISHED:
+        if delivery.status == S.PUBLISHED:
             notify.delivery_published(delivery)
 
 
-def _release(delivery, token, *, status, error: str, **fields) -> None:
+def _release(delivery, token, transition: str, *, error: str, **fields) -> None:
     """Give back a claimed delivery without an attempt (channel paused or disconnected)."""
     with transaction.atomic():
         _update(
-            delivery, token, status=status, last_error=error, claim=None, attempts=F("attempts") - 1, **fields
+            delivery,
+            token,
+            transition=transition,
+            last_error=error,
+            claim=None,
+            attempts=F("attempts") - 1,
+            **fields,
         )
         delivery.post.refresh_status()

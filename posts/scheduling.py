@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils.timezone import now
 
+from posts import states
 from posts.models import Delivery, PostingSlot
 
 # The times anyone may schedule for, everywhere (composer, queue, calendar, API): from 2000 to five
@@ -103,7 +104,7 @@ def next_free_slots(channel, count: int = 1, after: datetime | None = None, excl
     if not slots:
         return []
     taken = set(
-        Delivery.objects.filter(channel=channel, scheduled_for__gt=after, status__in=Delivery.ACTIVE_STATUSES)
+        Delivery.objects.filter(channel=channel, scheduled_for__gt=after, status__in=states.UPCOMING)
         .exclude(pk__in=exclude_ids)
         .values_list("scheduled_for", flat=True)
     )
@@ -167,8 +168,6 @@ class CannotMove(Exception):
         self.past = past  # the time itself was refused (shown beside the time field)
 
 
-MOVABLE_STATUSES = (Delivery.Status.SCHEDULED, Delivery.Status.HELD)
-
 _NOT_MOVABLE = {
     Delivery.Status.PUBLISHED: "This post was already published on {channel}; it can't be moved.",
     Delivery.Status.PUBLISHING: "This post is being published on {channel} right now; it can't be moved.",
@@ -188,12 +187,12 @@ def reschedule(delivery, when: datetime) -> None:
 
     The update is conditional on the status, so a delivery a dispatcher claims meanwhile is not moved.
     """
-    if delivery.status not in MOVABLE_STATUSES:
+    if delivery.status not in states.MOVABLE:
         raise CannotMove(_not_movable(delivery, delivery.status))
     if when < now() - timedelta(minutes=1):
         raise CannotMove("That time has passed: choose a time in the future.", past=True)
     check_in_range(when)
-    moved = Delivery.objects.filter(pk=delivery.pk, status__in=MOVABLE_STATUSES).update(
+    moved = Delivery.objects.filter(pk=delivery.pk, status__in=states.MOVABLE).update(
         in_queue=False, scheduled_for=when, next_attempt_at=when, updated=now()
     )
     if not moved:
@@ -231,8 +230,3 @@ def change_schedule(channel, *, add=(), remove=(), replace: bool = False, timezo
     except BaseException:
         channel.timezone = previous_zone
         raise
-
-
-def set_slots(channel, slots) -> int:
-    """Replace the channel's weekly slots with `slots` ((weekday, time) pairs) and re-slot its queue."""
-    return change_schedule(channel, add=slots, replace=True)

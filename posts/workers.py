@@ -19,9 +19,10 @@ error (Redis away too long) is replaced.
 
 The process beats in the Heartbeat table (several times per WORKER_LOST_AFTER) and signs each claim
 with that name, so when it dies (kill -9, out of memory, a lost machine) the sweeper recovers its
-deliveries within WORKER_LOST_AFTER seconds instead of waiting out the job timeout. Deliveries a
+deliveries within WORKER_LOST_AFTER seconds instead of waiting out the job timeout. The pool owns
+the Publisher (posts.publishing) its threads publish with: it carries that name, and deliveries a
 thread could not settle because the database failed under it are given back by the main thread as
-soon as the database answers again (posts.publishing.give_back_unsettled).
+soon as the database answers again (Publisher.give_back_unsettled).
 """
 
 import ctypes
@@ -39,7 +40,7 @@ from rq import SimpleWorker, worker_registration
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
-from channels.adapters import ADAPTERS, adapter_class
+from channels.networks import NETWORKS, adapter_class
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,9 @@ class WorkerPool:
         self.stopping = False
         self.scheduler: _ThreadScheduler | None = None
         self.heartbeat_name = f"worker@{self.prefix}"
+        from posts.publishing import Publisher
+
+        self.publisher = Publisher(self.heartbeat_name)
 
     def _worker(self, slot: int) -> ThreadWorker:
         self.generation += 1
@@ -166,6 +170,9 @@ class WorkerPool:
         thread.start()
 
     def _run(self, worker: ThreadWorker) -> None:
+        from posts import publishing
+
+        publishing.bind(self.publisher)  # the jobs of this thread publish with the pool's publisher
         try:
             worker.work(logging_level=logging.getLevelName(log.getEffectiveLevel()))
         except Exception:
@@ -189,13 +196,10 @@ class WorkerPool:
         signal.signal(signal.SIGINT, self.stop)
         limit_malloc_arenas()
         close_old_connections()
-        from posts import publishing
-
-        publishing.worker_name = self.heartbeat_name
         # Import the adapters here, before the threads: the first job of each network then does not wait
         # a second for atproto and friends, and what they allocate stays in the main thread's memory
         # arena instead of being spread over the workers' arenas among short-lived job data.
-        for network in ADAPTERS:
+        for network in NETWORKS:
             adapter_class(network)
         beat_every = max(0.5, settings.WORKER_LOST_AFTER / 6)
         self._beat()  # before the first claim: the sweeper must never see a claim by a silent process
@@ -205,7 +209,9 @@ class WorkerPool:
         if self.with_scheduler:
             self.scheduler = _ThreadScheduler(self.queues, connection=self.workers[0].connection)
             threading.Thread(target=self._schedule, name="rq-scheduler", daemon=True).start()
-        log.info("worker pool %s: %d threads on %s", self.prefix, self.threads, ", ".join(self.queues))
+        log.info(
+            "worker pool %s: %d worker threads, queues %s", self.prefix, self.threads, ", ".join(self.queues)
+        )
         started = last_check = time.monotonic()
         while not self.stopping:
             time.sleep(0.5)
@@ -236,12 +242,10 @@ class WorkerPool:
         log.info("worker pool %s stopped", self.prefix)
 
     def _give_back_unsettled(self) -> None:
-        from posts import publishing
-
-        if not publishing._unsettled:
+        if not self.publisher.unsettled:
             return
         try:
-            given = publishing.give_back_unsettled()
+            given = self.publisher.give_back_unsettled()
         except Exception as exc:  # the database is still away: try again in half a second
             log.debug("could not give back unsettled claims yet: %s", exc.__class__.__name__)
             close_old_connections()

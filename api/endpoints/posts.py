@@ -27,7 +27,6 @@ router = Router(tags=["posts"])
 # Times outside these years are typos (or attempts to overflow date arithmetic). A post's time must
 # also be within scheduling's range (from 2000 to five years ahead), as everywhere else.
 FIRST_YEAR, LAST_YEAR = scheduling.EARLIEST.year, 2100
-BUSY = Delivery.BUSY_STATUSES
 
 
 @functools.cache
@@ -156,7 +155,7 @@ def _save(request, draft, media, post=None) -> Post:
 
 
 def _not_busy(post: Post) -> None:
-    if any(d.status in BUSY for d in post.deliveries.all()):
+    if any(d.is_busy for d in post.deliveries.all()):
         raise ApiError(409, "This post is being published or was published: it can't be changed.")
 
 

@@ -17,9 +17,9 @@ from django.utils.cache import patch_vary_headers
 from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
-from posts import scheduling
+from posts import scheduling, states
 from posts.models import Delivery, excerpt
-from posts.views.queue import LIVE_STATUSES, RescheduleForm, load_delivery, url_maker, workspace_channels
+from posts.views.queue import RescheduleForm, load_delivery, url_maker, workspace_channels
 from workspaces.access import get_for_workspace, workspace_view
 from workspaces.models import Perm
 
@@ -89,7 +89,7 @@ def _chips(request, channel, start, end, view, context):
     shown = (
         shown.with_excerpt(length + 20)
         .annotate(post_code=F("post__code"))
-        .values("id", "code", "channel_id", "status", "at", "excerpt", "post_code")
+        .values("id", "code", "channel_id", "status", "next_attempt_at", "at", "excerpt", "post_code")
     )
     if view == DAY:
         shown = shown[:DAY_LIMIT]
@@ -105,7 +105,7 @@ def _chips(request, channel, start, end, view, context):
         local = row["at"].astimezone(tz)
         key = local.date().isoformat() if view == MONTH else f"{local.date().isoformat()}-{local.hour:02d}"
         code, status = str(row["code"]), row["status"]
-        movable = can_move and status in scheduling.MOVABLE_STATUSES and row["at"] > current
+        movable = can_move and status in states.MOVABLE and row["at"] > current
         chips.setdefault(key, []).append(
             {
                 "id": f"chip-{code}",
@@ -119,8 +119,12 @@ def _chips(request, channel, start, end, view, context):
                 "move_url": move_url(code) if movable else "",
                 "move_href": f"?{context['query']}&move={code}" if movable else "",
                 "published": status == Delivery.Status.PUBLISHED,
-                # The queue page's live badge polls while a worker has it.
-                "live": Delivery(code=row["code"], status=status) if status in LIVE_STATUSES else None,
+                # The live status (posts/_delivery_status.html) polls while it goes out.
+                "live": (
+                    Delivery(code=row["code"], status=status, next_attempt_at=row["next_attempt_at"])
+                    if states.is_live(status, row["next_attempt_at"], current)
+                    else None
+                ),
             }
         )
         cell_totals[key] = totals.get(row["id"], 0)

@@ -1,11 +1,11 @@
 """Post detail, retries and the signed public media URLs.
 
 The delivery helpers here (`describe_delivery`, `deliveries_for_display`) are shared with the review
-pages (posts/views/review.py), which render the same delivery-status fragment.
+pages (posts/views/review.py), whose live-status endpoint renders the same fragment
+(posts/_delivery_status.html).
 """
 
 import mimetypes
-from datetime import timedelta
 
 from django.contrib import messages
 from django.core import signing
@@ -13,19 +13,15 @@ from django.db.models import Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
+from channels.models import Channel
 from posts import composing, previews
 from posts.models import Comment, Delivery, Media, Post, PostPart, latest_metrics
 from workspaces.access import get_for_workspace, safe_next, workspace_view
 from workspaces.models import Perm
 
 PUBLIC_MEDIA_MAX_AGE = 2 * 24 * 3600
-
-# A delivery this close to its time is about to be handed out: its status row starts polling so the
-# page shows it going out without a reload.
-LIVE_LOOKAHEAD = timedelta(seconds=60)
 
 S = Delivery.Status
 
@@ -45,18 +41,6 @@ def public_media(request, token: str):
     return response
 
 
-def is_live(delivery: Delivery, at=None) -> bool:
-    """Going out now or in a moment: the states whose status row polls."""
-    at = at or now()
-    if delivery.status in (S.QUEUED, S.PUBLISHING):
-        return True
-    return (
-        delivery.status == S.SCHEDULED
-        and delivery.next_attempt_at is not None
-        and delivery.next_attempt_at <= at + LIVE_LOOKAHEAD
-    )
-
-
 def plain_reason(delivery: Delivery) -> str:
     """Why a delivery did not go out, as a sentence or two a marketer can act on."""
     channel = delivery.channel
@@ -74,9 +58,8 @@ def plain_reason(delivery: Delivery) -> str:
     return delivery.last_error
 
 
-def describe_delivery(delivery: Delivery, at=None) -> Delivery:
-    """Attributes the delivery-status fragment reads: `live` and `reason`."""
-    delivery.live = is_live(delivery, at)
+def describe_delivery(delivery: Delivery) -> Delivery:
+    """Set `reason`, which the delivery-status fragment shows."""
     delivery.reason = plain_reason(delivery)
     return delivery
 
@@ -137,19 +120,18 @@ def outgoing(post: Post, deliveries, *, link_cards: bool) -> list[dict]:
 
 def detail_context(request, post: Post) -> dict:
     """Everything the detail page shows; `post` comes from post_for_detail (comments prefetched)."""
-    at = now()
     post.can_approve = can_approve(post, request.membership)
     deliveries = latest_metrics(
         deliveries_for_display(post.deliveries.all()).order_by("channel__network", "channel__handle", "id")
     )
     for delivery in deliveries:
-        describe_delivery(delivery, at)
+        describe_delivery(delivery)
     parts = list(post.parts.all())
     for part in parts:
         part.preview_media = [previews.media_item(m) for m in part.media.all()]
     post.outgoing = outgoing(post, deliveries, link_cards=request.membership.can(Perm.COMPOSE))
     # Edit only while nothing is out or going out (composing.compose refuses otherwise).
-    locked = any(d.status in Delivery.BUSY_STATUSES for d in deliveries)
+    locked = any(d.is_busy for d in deliveries)
     return {
         "post": post,
         "parts": parts,
@@ -167,6 +149,13 @@ def can_approve(post: Post, membership) -> bool:
         and membership.workspace.require_approval
         and not membership.can(Perm.MANAGE_WORKSPACE)
     )
+
+
+def channel_for(request, code) -> Channel:
+    """The workspace's channel with this code (404 for any other), its workspace attached."""
+    channel = get_for_workspace(Channel, request.workspace, code=code)
+    channel.workspace = request.workspace
+    return channel
 
 
 def post_for_detail(workspace, code):

@@ -1,11 +1,12 @@
-"""The queue: upcoming posts per channel and for all channels, reordering, rescheduling, deleting,
-and the posting-schedule editor.
+"""The queue: upcoming posts per channel and for all channels, reordering, rescheduling and deleting
+(the posting-schedule editor is posts/views/schedule.py; its URL is listed here too).
 
 Times are stored in UTC and shown in each channel's zone; a time typed here is read in the channel's
 zone and converted with scheduling.local_to_utc (DST gaps and repeats resolved the usual way).
+
+A little over 400 lines: the rows, the free slots between them and the actions on them are one page.
 """
 
-import functools
 import heapq
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -25,8 +26,9 @@ from django.views.decorators.http import require_POST
 from channels.models import Channel
 from posts import composing, scheduling
 from posts.models import Delivery, Post, PostingSlot, excerpt
+from posts.views import schedule
+from posts.views.common import channel_for
 from workspaces.access import get_for_workspace, safe_next, workspace_view
-from workspaces.forms import timezone_choices
 from workspaces.models import Perm
 
 UPCOMING_LIMIT = 100  # deliveries listed per page; the rest are a click on a channel away
@@ -35,7 +37,6 @@ FREE_SLOT_LIMIT = 100
 # Past this many channels the all-channels queue leaves free slots to each channel's own queue: a
 # list of hundreds of channels' gaps helps nobody, and computing them would cost more than the page.
 FREE_SLOT_CHANNELS = 50
-LIVE_STATUSES = (Delivery.Status.QUEUED, Delivery.Status.PUBLISHING)
 
 
 @dataclass
@@ -197,7 +198,7 @@ def _queue_rows(workspace, channels, channel=None):
     positions: dict[int, int] = {}
     for d in deliveries:
         row = Row(at=d.scheduled_for, channel=d.channel, delivery=d)
-        if d.in_queue and d.status in scheduling.MOVABLE_STATUSES:
+        if d.in_queue and d.is_movable:
             row.position = positions.get(d.channel_id, 0)
             positions[d.channel_id] = row.position + 1
         rows.append(row)
@@ -298,22 +299,9 @@ def _channel_queue_response(request, channel, **extra):
     return _render_queue(request, context)
 
 
-def _channel(request, code) -> Channel:
-    channel = get_for_workspace(Channel, request.workspace, code=code)
-    channel.workspace = request.workspace
-    return channel
-
-
 @workspace_view(Perm.VIEW)
 def channel_queue(request, code):
-    return _channel_queue_response(request, _channel(request, code))
-
-
-@workspace_view(Perm.VIEW)
-def delivery_live_status(request, code):
-    """The status badge of one delivery; it polls while queued or publishing and stops once done."""
-    delivery = get_for_workspace(Delivery.objects.only("code", "status"), request.workspace, code=code)
-    return render(request, "posts/queue.html#live-status", {"d": delivery})
+    return _channel_queue_response(request, channel_for(request, code))
 
 
 def load_delivery(request, code) -> Delivery:
@@ -339,7 +327,7 @@ def move_delivery(request, code):
         position = None
     if position is None or position < 0:
         messages.error(request, "Choose where in the queue the post should go.")
-    elif not delivery.in_queue or delivery.status not in scheduling.MOVABLE_STATUSES:
+    elif not delivery.in_queue or not delivery.is_movable:
         messages.error(request, "Only posts waiting in the queue can be reordered.")
     else:
         scheduling.move_in_queue(delivery, position)
@@ -443,140 +431,12 @@ def unschedule_post(request, code):
     return redirect(safe_next(request, reverse("posts:queue", kwargs={"slug": request.workspace.slug})))
 
 
-# The posting-schedule editor.
-
-WEEKDAY_CHOICES = list(enumerate(PostingSlot.WEEKDAYS))
-
-
-class AddTimeForm(forms.Form):
-    time = forms.TimeField(
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        error_messages={"required": "Choose a time.", "invalid": "Enter a time such as 09:30."},
-    )
-    weekdays = forms.TypedMultipleChoiceField(
-        choices=WEEKDAY_CHOICES,
-        coerce=int,
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one day."},
-    )
-
-
-class RemoveTimeForm(forms.Form):
-    time = forms.TimeField()
-    weekdays = forms.TypedMultipleChoiceField(choices=WEEKDAY_CHOICES, coerce=int)
-
-
-@functools.cache
-def _zone_choices() -> tuple[tuple[str, str], ...]:
-    # Listing the zones reads the whole tz database: once per process, not once per page.
-    return tuple(timezone_choices())
-
-
-class ZoneForm(forms.Form):
-    timezone = forms.ChoiceField(required=False, label="Time zone")
-
-    def __init__(self, *args, workspace, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = [("", f"The workspace's zone ({workspace.timezone})")] + list(
-            _zone_choices()
-        )
-
-
-def _days_label(weekdays) -> str:
-    weekdays = sorted(set(weekdays))
-    if weekdays == list(range(7)):
-        return "every day"
-    if weekdays == list(range(5)):
-        return "Monday to Friday"
-    return ", ".join(PostingSlot.WEEKDAYS[w] for w in weekdays)
-
-
-def _moved(count: int) -> str:
-    if count == 0:
-        return "No queued post needed to move."
-    if count == 1:
-        return "1 queued post moved to a new time."
-    return f"{count} queued posts moved to new times."
-
-
-@workspace_view(Perm.MANAGE_CHANNELS)
-def channel_schedule(request, code):
-    channel = _channel(request, code)
-    add_form = AddTimeForm(prefix="add", initial={"weekdays": list(range(5))})
-    zone_form = ZoneForm(prefix="zone", workspace=request.workspace, initial={"timezone": channel.timezone})
-    if request.method == "POST":
-        action = request.POST.get("action")
-        try:
-            if action == "add":
-                add_form = AddTimeForm(request.POST, prefix="add")
-                if add_form.is_valid():
-                    at, days = add_form.cleaned_data["time"], add_form.cleaned_data["weekdays"]
-                    moved = scheduling.change_schedule(channel, add=[(d, at) for d in days])
-                    messages.success(
-                        request, f"Posting time {at:%H:%M} added {_days_label(days)}. {_moved(moved)}"
-                    )
-                    return redirect(request.path)
-            elif action == "remove":
-                remove = RemoveTimeForm(request.POST, prefix="remove")
-                if remove.is_valid():
-                    at, days = remove.cleaned_data["time"], remove.cleaned_data["weekdays"]
-                    moved = scheduling.change_schedule(channel, remove=[(d, at) for d in days])
-                    messages.success(
-                        request, f"Posting time {at:%H:%M} removed {_days_label(days)}. {_moved(moved)}"
-                    )
-                else:
-                    messages.error(request, "Choose a posting time to remove.")
-                return redirect(request.path)
-            elif action == "timezone":
-                zone_form = ZoneForm(request.POST, prefix="zone", workspace=request.workspace)
-                if zone_form.is_valid():
-                    moved = scheduling.change_schedule(channel, timezone=zone_form.cleaned_data["timezone"])
-                    messages.success(
-                        request, f"Posting times are now in {channel.timezone_name}. {_moved(moved)}"
-                    )
-                    return redirect(request.path)
-        except scheduling.NoSlots:
-            messages.error(
-                request,
-                "Posts are waiting in this channel's queue and need posting times: keep at least one, "
-                "or give those posts a fixed time first.",
-            )
-            return redirect(request.path)
-
-    slots = scheduling.channel_slots(channel)
-    times = sorted({at for _, at in slots})
-    present = set(slots)
-    grid = [
-        (at, [(weekday, name, (weekday, at) in present) for weekday, name in WEEKDAY_CHOICES]) for at in times
-    ]
-    upcoming = list(zip(range(8), scheduling.slot_times(slots, channel.tz, now()), strict=False))
-    queued = Delivery.objects.in_queue(channel).count()
-    return render(
-        request,
-        "posts/schedule.html",
-        {
-            "channel": channel,
-            "grid": grid,
-            "weekdays": PostingSlot.WEEKDAYS,
-            "next_times": [instant for _, instant in upcoming],
-            "queued": queued,
-            "add_form": add_form,
-            "zone_form": zone_form,
-        },
-    )
-
-
 urlpatterns = [
     path("w/<slug:slug>/queue/", queue, name="queue"),
     path("w/<slug:slug>/channels/<uuid:code>/queue/", channel_queue, name="channel-queue"),
-    path("w/<slug:slug>/channels/<uuid:code>/schedule/", channel_schedule, name="channel-schedule"),
     path("w/<slug:slug>/deliveries/<uuid:code>/move/", move_delivery, name="queue-move-delivery"),
     path("w/<slug:slug>/deliveries/<uuid:code>/reschedule/", reschedule_delivery, name="reschedule-delivery"),
-    path(
-        "w/<slug:slug>/deliveries/<uuid:code>/queue-status/",
-        delivery_live_status,
-        name="queue-delivery-status",
-    ),
     path("w/<slug:slug>/posts/<uuid:code>/delete/", delete_post, name="delete-post"),
     path("w/<slug:slug>/posts/<uuid:code>/unschedule/", unschedule_post, name="unschedule-post"),
+    *schedule.urlpatterns,
 ]

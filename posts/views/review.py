@@ -20,7 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from channels.models import Channel
-from posts import composing, notify
+from posts import composing, notify, states
 from posts.models import Comment, Delivery, Notification, Post, PostPart, latest_metrics
 from posts.views.common import (
     can_approve,
@@ -211,7 +211,7 @@ def failed(request):
     deliveries = Delivery.objects.for_workspace(request.workspace).needing_action()
     if chosen:
         deliveries = deliveries.filter(channel=chosen)
-    out_elsewhere = Delivery.objects.filter(post=OuterRef("post"), status__in=Delivery.BUSY_STATUSES)
+    out_elsewhere = Delivery.objects.filter(post=OuterRef("post"), status__in=states.BUSY)
     deliveries = (
         deliveries.select_related("channel__workspace", "post")
         .with_excerpt()
@@ -232,13 +232,15 @@ def failed(request):
 @workspace_view(Perm.VIEW)
 @vary_on_headers("HX-Request")
 def delivery_status(request, code):
-    """One delivery's status fragment; a finished delivery answers 286 so htmx stops polling."""
+    """One delivery's live status (posts/_delivery_status.html; `?brief=1` for queue rows and calendar
+    chips); once it is no longer live the answer is 286, so htmx stops polling."""
     delivery = get_for_workspace(
         deliveries_for_display(Delivery.objects.select_related("post")), request.workspace, code=code
     )
     describe_delivery(delivery)
-    html = render_to_string("posts/detail.html#delivery-status", {"d": delivery}, request=request)
-    if request.htmx and not delivery.live:
+    context = {"d": delivery, "brief": bool(request.GET.get("brief"))}
+    html = render_to_string("posts/_delivery_status.html", context, request=request)
+    if request.htmx and not delivery.is_live:
         return HttpResponseStopPolling(html)
     return HttpResponse(html)
 

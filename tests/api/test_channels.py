@@ -8,8 +8,8 @@ import pytest
 
 from channels.models import Channel
 from posts.models import Delivery, Post, PostingSlot
-from tests.fakes.bluesky import ALICE, ALICE_DID, APP_PASSWORD
 from tests.fakes.stalling import StallingServer
+from tests.networks.bluesky.fake import ALICE, ALICE_DID, APP_PASSWORD
 from tests.posts.engine import compose
 
 

@@ -10,7 +10,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from channels.adapters.base import ConnectError
+from channels.networks.base import ConnectError
 from posts.models import Post
 from scheduler_project.wsgi import application
 from tests.api.test_media import image_file as png

@@ -30,7 +30,7 @@ from bench import seed
 from posts.dispatch import sweep
 from posts.models import Delivery, DeliveryAttempt, Heartbeat
 from tests.bench.conftest import SIZE
-from tests.fakes.threads import APP_ID, APP_SECRET
+from tests.networks.threads.fake import APP_ID, APP_SECRET
 from tests.posts.engine import ROOT, process_env, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.faults]

@@ -10,9 +10,8 @@ from playwright.sync_api import expect
 
 from posts.models import Delivery, Post
 from tests.browser.conftest import log_in
+from tests.posts.deliveries import BERLIN, add_slots
 from tests.posts.engine import compose
-from tests.posts.test_calendar import BERLIN
-from tests.posts.test_queue_page import add_slots
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

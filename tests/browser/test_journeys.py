@@ -17,7 +17,7 @@ from PIL import Image
 from channels.models import Channel
 from posts.models import Delivery, Post
 from tests.browser.conftest import log_in
-from tests.fakes.bluesky import ALICE, APP_PASSWORD
+from tests.networks.bluesky.fake import ALICE, APP_PASSWORD
 from tests.posts.engine import dispatch_and_work
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

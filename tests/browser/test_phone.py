@@ -12,9 +12,8 @@ from django.utils.timezone import now
 from posts.models import Post
 from tests.browser.conftest import log_in
 from tests.browser.test_queue_calendar import make_channel
+from tests.posts.deliveries import BERLIN, add_slots, make_delivery, upcoming_slots
 from tests.posts.engine import compose, dispatch_and_work
-from tests.posts.test_calendar import BERLIN
-from tests.posts.test_queue_page import add_slots, make_delivery, upcoming_slots
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from channels.models import Channel
 from posts.models import Delivery
 from tests.browser.conftest import log_in
-from tests.posts.test_calendar import BERLIN, a_future_wednesday
-from tests.posts.test_queue_page import add_slots, channel_queue_url, make_delivery, upcoming_slots
+from tests.posts.calendar_page import a_future_wednesday
+from tests.posts.deliveries import BERLIN, add_slots, channel_queue_url, make_delivery, upcoming_slots
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,7 @@ from api.models import APIToken
 from posts import scheduling
 from posts.models import Delivery, Post, PostingSlot
 from tests.api.conftest import ApiClient
-from tests.posts.test_queue_page import make_delivery
+from tests.posts.deliveries import make_delivery
 
 RANGE = "Choose a date between 1 January 2000 and"
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from posts.models import Comment, Delivery, DeliveryAttempt, Media, MetricSnapshot, Post
 from tests.posts.engine import compose, dispatch_and_work
-from tests.posts.test_review_pages import build_posts, dress, queries_for
+from tests.posts.review import build_posts, dress, queries_for
 
 S = Delivery.Status
 
@@ -120,7 +120,7 @@ def test_it_polls_the_status_of_a_delivery_about_to_go_out(client, cast, mastodo
     client.force_login(cast.victor)
     html = client.get(detail_url(post)).content.decode()
     status_url = reverse("posts:delivery-status", kwargs={"slug": "acme", "code": delivery.code})
-    assert f'hx-get="{status_url}" hx-trigger="every 2s"' in html
+    assert f'hx-get="{status_url}" hx-trigger="every 3s"' in html
     assert "Europe/Berlin" in html
     assert 'hx-trigger="every' not in client.get(detail_url(later)).content.decode()
 
@@ -159,7 +159,7 @@ def test_it_shows_remote_links_metrics_attempts_and_retry(
     client.force_login(cast.bob)
     response = client.post(retry, follow=True)
     assert response.redirect_chain[-1][0] == detail_url(post)
-    assert 'hx-trigger="every 2s"' in response.content.decode()  # due again: its row polls
+    assert 'hx-trigger="every 3s"' in response.content.decode()  # due again: its row polls
     dispatch_and_work()
     failed.refresh_from_db()
     assert failed.status == S.PUBLISHED

@@ -130,7 +130,7 @@ def test_the_sweeper_forgets_heartbeats_of_processes_gone_for_a_day(db):
 
 
 def test_rq_workers_of_a_pool_are_traced_to_the_pool_heartbeat():
-    from posts.dispatch import _pool_of
+    from posts.liveness import pool_of as _pool_of
     from posts.workers import WorkerPool
 
     pool = WorkerPool(threads=1)

@@ -11,7 +11,7 @@ from django.utils.timezone import now
 from posts import composing
 from posts.models import Comment, Delivery, Post, PostPart
 from tests.posts.engine import compose
-from tests.posts.test_review_pages import queries_for
+from tests.posts.review import queries_for
 from workspaces.models import Membership
 
 DRAFTS = reverse("posts:drafts", kwargs={"slug": "acme"})

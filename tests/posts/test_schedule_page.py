@@ -10,7 +10,7 @@ from django.utils.timezone import now
 
 from posts.models import Delivery, PostingSlot
 from posts.scheduling import slot_times
-from tests.posts.test_queue_page import add_slots, make_delivery, upcoming_slots
+from tests.posts.deliveries import add_slots, make_delivery, upcoming_slots
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.timezone import now
 
-from posts import composing
+from posts import composing, states
 from posts.models import Delivery
 
 
@@ -30,9 +30,7 @@ class Command(BaseCommand):
             {
                 "due": Delivery.objects.due(),
                 "overdue": Delivery.objects.overdue(),
-                "failed": Delivery.objects.filter(
-                    status__in=[Delivery.Status.FAILED, Delivery.Status.NEEDS_ATTENTION]
-                ),
+                "failed": Delivery.objects.filter(status__in=states.STOPPED),
             }[what]
             .select_related("channel", "post__workspace")
             .order_by("scheduled_for")

@@ -1,121 +1,23 @@
-"""The queue pages: upcoming posts in order with their slot times, reordering, rescheduling, deleting."""
+"""Changing the queue: reordering, rescheduling, deleting and unscheduling posts, and who may."""
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.timezone import now
 
-from posts.models import Delivery, Post, PostingSlot, PostPart
-
-BERLIN = ZoneInfo("Europe/Berlin")
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-def make_delivery(channel, when, *, text="Hello", in_queue=True, status=Delivery.Status.SCHEDULED):
-    post = Post.objects.create(
-        workspace=channel.workspace,
-        status=Post.Status.PUBLISHED if status == Delivery.Status.PUBLISHED else Post.Status.SCHEDULED,
-        mode=Post.Mode.QUEUE if in_queue else Post.Mode.AT,
-    )
-    PostPart.objects.create(post=post, index=0, text=text)
-    return Delivery.objects.create(
-        post=post,
-        channel=channel,
-        status=status,
-        scheduled_for=when,
-        next_attempt_at=when,
-        in_queue=in_queue,
-        published_at=when if status == Delivery.Status.PUBLISHED else None,
-    )
-
-
-def add_slots(channel, *times, weekdays=range(7)):
-    for weekday in weekdays:
-        for at in times:
-            PostingSlot.objects.create(channel=channel, weekday=weekday, time=at)
-
-
-def upcoming_slots(channel, count):
-    from posts.scheduling import next_free_slots
-
-    return next_free_slots(channel, count)
-
-
-def next_spring_forward(tz, after: date) -> date:
-    """The first day after `after` on which the clocks of `tz` go forward."""
-    day = after
-    while True:
-        before = datetime.combine(day, time(12), tz).utcoffset()
-        if datetime.combine(day + timedelta(days=1), time(12), tz).utcoffset() > before:
-            return day + timedelta(days=1)
-        day += timedelta(days=1)
-
-
-def html_of(client, name, **kwargs):
-    response = client.get(reverse(name, kwargs={"slug": "acme", **kwargs}))
-    assert response.status_code == 200
-    return response.content.decode()
-
-
-def channel_queue_url(channel):
-    return reverse("posts:channel-queue", kwargs={"slug": "acme", "code": channel.code})
-
-
-def test_it_lists_two_channels_in_time_order_with_local_slot_times(client, cast, make_channel):
-    berlin = make_channel(tz="Europe/Berlin")
-    new_york = make_channel(network="bluesky", tz="America/New_York")
-    day = now().date() + timedelta(days=3)
-    first = make_delivery(berlin, datetime.combine(day, time(8, 0), UTC), text="Berlin goes first")
-    second = make_delivery(new_york, datetime.combine(day, time(13, 0), UTC), text="New York second")
-    third = make_delivery(
-        berlin, datetime.combine(day, time(15, 0), UTC), text="Berlin third", in_queue=False
-    )
-    client.force_login(cast.victor)
-
-    html = html_of(client, "posts:queue")
-
-    positions = [html.index(t) for t in ("Berlin goes first", "New York second", "Berlin third")]
-    assert positions == sorted(positions)
-    for delivery, tz in ((first, BERLIN), (second, NEW_YORK), (third, BERLIN)):
-        row = _row(html, delivery)
-        local = delivery.scheduled_for.astimezone(tz)
-        assert f">{local:%H:%M}</time>" in row
-        assert tz.key in row  # the zone is named
-    assert "queue slot" in _row(html, first) and "fixed time" in _row(html, third)
-    assert "Bluesky" in _row(html, second)
-
-
-def _row(html, delivery):
-    match = re.search(rf'<li[^>]*id="delivery-{delivery.code}".*?</li>', html, re.S)
-    assert match, f"no row for {delivery}"
-    return match.group(0)
-
-
-def test_it_shows_free_slots_of_the_next_week(client, cast, make_channel):
-    channel = make_channel(tz="America/New_York")
-    add_slots(channel, time(9, 0))
-    slots = upcoming_slots(channel, 7)
-    taken = make_delivery(channel, slots[1], text="Takes the second slot")
-    client.force_login(cast.alice)
-
-    for html in (html_of(client, "posts:queue"), html_of(client, "posts:channel-queue", code=channel.code)):
-        free_rows = re.findall(r'<li class="queue-row[^"]*free-slot.*?</li>', html, re.S)
-        assert len(free_rows) == 6  # seven days of a daily slot, one of them taken
-        free_times = {re.search(r'datetime="([^"]+)"', row).group(1) for row in free_rows}
-        assert taken.scheduled_for.isoformat() not in free_times
-        assert slots[0].isoformat() in free_times
-        assert "09:00" in free_rows[0] and "America/New_York" in free_rows[0]
-    compose = reverse("posts:compose", kwargs={"slug": "acme"})
-    first_local = slots[0].astimezone(NEW_YORK)
-    link = f"{compose}?at={first_local:%Y-%m-%dT%H:%M}&amp;zone=America/New_York&amp;channel={channel.code}"
-    assert link in html
-    composer = client.get(link.replace("&amp;", "&"))
-    assert composer.status_code == 200 and f"{first_local:%Y-%m-%dT%H:%M}" in composer.content.decode()
+from posts.models import Delivery, Post
+from tests.posts.deliveries import (
+    NEW_YORK,
+    _row,
+    add_slots,
+    channel_queue_url,
+    html_of,
+    make_delivery,
+    next_spring_forward,
+    upcoming_slots,
+)
 
 
 def test_it_moves_a_post_to_the_top_keeping_the_slot_times(client, cast, make_channel):
@@ -313,90 +215,3 @@ def test_it_gives_404_for_another_workspaces_queue_and_deliveries(client, cast, 
     url = reverse("posts:delete-post", kwargs={"slug": "acme", "code": delivery.post.code})
     assert client.post(url).status_code == 404
     assert Post.objects.filter(pk=delivery.post_id).exists()
-
-
-def test_it_shows_pause_and_resume_to_channel_managers(client, cast, make_channel):
-    channel = make_channel()
-    client.force_login(cast.alice)
-    html = html_of(client, "posts:channel-queue", code=channel.code)
-    assert reverse("channels:pause", kwargs={"slug": "acme", "code": channel.code}) in html
-    client.post(reverse("channels:pause", kwargs={"slug": "acme", "code": channel.code}))
-    html = html_of(client, "posts:channel-queue", code=channel.code)
-    assert "queue is paused" in html
-    assert reverse("channels:resume", kwargs={"slug": "acme", "code": channel.code}) in html
-
-
-def test_it_polls_a_publishing_post_until_it_is_done(client, cast, make_channel):
-    channel = make_channel()
-    delivery = make_delivery(channel, now(), status=Delivery.Status.PUBLISHING)
-    client.force_login(cast.victor)
-    status_url = reverse("posts:queue-delivery-status", kwargs={"slug": "acme", "code": delivery.code})
-
-    row = _row(html_of(client, "posts:queue"), delivery)
-    assert f'hx-get="{status_url}" hx-trigger="every 5s"' in row
-
-    assert 'hx-trigger="every 5s"' in client.get(status_url).content.decode()
-    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.PUBLISHED)
-    done = client.get(status_url).content.decode()
-    assert "Published" in done and "hx-trigger" not in done
-
-
-def test_it_answers_htmx_with_the_list_only(client, cast, make_channel):
-    channel = make_channel()
-    make_delivery(channel, now() + timedelta(days=1), text="In the list")
-    client.force_login(cast.alice)
-    response = client.get(channel_queue_url(channel), headers={"HX-Request": "true"})
-    html = response.content.decode()
-    assert html.lstrip().startswith('<div id="queue-list"') and "In the list" in html
-    assert "<html" not in html and "HX-Request" in response["Vary"]
-
-
-def _fill(channels, count):
-    """`count` upcoming posts spread over the channels: queued, fixed-time, held and publishing."""
-    posts = Post.objects.bulk_create(
-        [Post(workspace=channels[0].workspace, status=Post.Status.SCHEDULED) for _ in range(count)]
-    )
-    PostPart.objects.bulk_create(
-        [PostPart(post=p, index=0, text=f"Post number {n}") for n, p in enumerate(posts)]
-    )
-    start = now() + timedelta(hours=1)
-    statuses = [Delivery.Status.SCHEDULED, Delivery.Status.HELD, Delivery.Status.PUBLISHING]
-    Delivery.objects.bulk_create(
-        [
-            Delivery(
-                post=p,
-                channel=channels[n % len(channels)],
-                status=statuses[n % 3],
-                scheduled_for=start + timedelta(minutes=37 * n),
-                next_attempt_at=start + timedelta(minutes=37 * n),
-                in_queue=n % 2 == 0,
-                text_overrides=["Override"] if n % 5 == 0 else [],
-            )
-            for n, p in enumerate(posts)
-        ]
-    )
-
-
-def _queries(client, url):
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(queries)
-
-
-def test_it_renders_the_queues_with_a_constant_number_of_queries(client, cast, make_channel):
-    channels = [make_channel(tz="Europe/Berlin"), make_channel(network="bluesky", tz="America/New_York")]
-    for channel in channels:
-        add_slots(channel, time(9, 0), time(18, 0))
-    client.force_login(cast.bob)
-    urls = [reverse("posts:queue", kwargs={"slug": "acme"}), channel_queue_url(channels[0])]
-
-    _fill(channels, 10)
-    small = [_queries(client, url) for url in urls]
-    _fill(channels, 190)
-    large = [_queries(client, url) for url in urls]
-
-    assert small == large, (small, large)
-    assert max(large) <= 10, large  # session, user, membership, channel(s), posts, slots, switcher
-    html = html_of(client, "posts:queue")
-    assert "Showing the next 100 posts" in html and html.count('class="queue-row') >= 100
