@@ -103,7 +103,7 @@ class Channel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_network_display()} {self.handle}"
+        return f"{self.network_label} {self.handle}"
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -123,6 +123,11 @@ class Channel(models.Model):
     def spec(self):
         """Its network's NetworkSpec (label, options, hooks)."""
         return networks.spec(self.network)
+
+    @property
+    def network_label(self) -> str:
+        """The network or server software it is on, for messages and links ("View on GoToSocial")."""
+        return self.spec.label_for(self)
 
     def adapter(self):
         """The network adapter for this channel, wired to persist refreshed credentials."""

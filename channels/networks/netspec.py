@@ -102,6 +102,11 @@ class NetworkSpec:
 
     # --- connecting -------------------------------------------------------------------------------
 
+    def label_for(self, channel) -> str:
+        """What to call the channel's server in messages and links ("View on …"): the network's label,
+        or the server software's name where a network spans several (read at connect, in its limits)."""
+        return self.label
+
     def reconnect_query(self, channel) -> dict[str, str]:
         """What the connect page is filled in with to reconnect `channel` (empty values are dropped)."""
         return {"server": channel.server_url, "handle": channel.handle.removeprefix("@")}
