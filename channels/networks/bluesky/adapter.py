@@ -2,7 +2,8 @@
 
 The package: `client` (the guarded HTTP client and record keys), `sessions` (the account's session
 under a lock), `errors` (what failures mean), `rules` (counting, validation, limits), `records`
-(facets, images, link cards and reply refs of a post), `connecting` (signing in a new channel).
+(facets, images, link cards and reply refs of a post), `connecting` (signing in a new channel),
+`profile` (the display name and avatar, from an AppView when one answers).
 
 Exactly once. A post is created with a record key (a TID) generated once and checkpointed before
 createRecord. On a retry the publishing engine first asks find_published(), which reads that key,
@@ -18,8 +19,7 @@ import logging
 from typing import Any
 
 from atproto import Client, models
-from atproto.exceptions import BadRequestError, RequestErrorBase
-from atproto_client.client.base import is_method_not_served
+from atproto.exceptions import BadRequestError
 
 from channels.networks.base import (
     Account,
@@ -35,6 +35,7 @@ from channels.networks.base import (
 from channels.networks.bluesky import records, rules
 from channels.networks.bluesky.client import new_tid, post_url
 from channels.networks.bluesky.errors import error_name
+from channels.networks.bluesky.profile import read_profile
 from channels.networks.bluesky.sessions import Sessions
 
 logger = logging.getLogger(__name__)
@@ -125,20 +126,22 @@ class BlueskyAdapter(Adapter):
         return result
 
     def verify(self) -> ConnectedAccount:
+        """Ask the PDS for the session (renewed, or signed in again, if it has to be): that is the check.
+        The profile comes from an AppView, when one answers; without it the fields stay empty."""
         with self._sessions.open() as client:
-            did = self._sessions.did
-            try:
-                profile = self._sessions.call(client.get_profile, did)
-            except RequestErrorBase as exc:
-                if not is_method_not_served(exc):  # a PDS without the Bluesky app view
-                    raise
-                profile = None
+            session = self._sessions.call(client.com.atproto.server.get_session)
+            profile = read_profile(client, session.did)
             return ConnectedAccount(
                 network=rules.NETWORK,
-                remote_id=did,
-                handle=profile.handle if profile else self._sessions.info.handle,
+                remote_id=session.did,
+                handle=session.handle,
                 server_url=self.account.server_url,
                 credentials=dict(self._sessions.credentials),
                 display_name=(profile.display_name or "") if profile else "",
                 avatar_url=(profile.avatar or "") if profile else "",
             )
+
+    def recent_posts(self, since, until, limit: int = 20):
+        from channels.networks.bluesky import recent
+
+        return recent.recent_posts(self, since, until, limit)

@@ -2,13 +2,16 @@
 
 Used by the connect page (connect.py) and the API (network.py). The app password is kept with the
 session: the adapter signs in with it again only when the session itself is dead.
+
+The PDS's session is the proof that the credentials work. The profile (display name, avatar) comes
+from an AppView, which a PDS may not have or which may not answer: the channel is connected
+without it then (profile.py).
 """
 
 from __future__ import annotations
 
 from atproto import Session
-from atproto.exceptions import AtProtocolError, RequestErrorBase
-from atproto_client.client.base import is_method_not_served
+from atproto.exceptions import AtProtocolError
 from django.conf import settings
 from httpx import TransportError
 
@@ -16,6 +19,7 @@ from channels.guard import UnsafeURL, normalise_base_url
 from channels.networks.base import ConnectedAccount, ConnectError
 from channels.networks.bluesky.client import new_client
 from channels.networks.bluesky.errors import connect_error
+from channels.networks.bluesky.profile import read_profile
 from channels.networks.bluesky.rules import DEFAULT_LIMITS, NETWORK
 
 
@@ -48,12 +52,7 @@ def connect(handle: str, app_password: str, pds_url: str | None = None) -> Conne
     try:
         client.login(handle, app_password, fetch_bsky_profile=False)
         session = sessions[-1]
-        try:
-            profile = client.get_profile(session.did)
-        except RequestErrorBase as exc:
-            if not is_method_not_served(exc):  # a PDS without the Bluesky app view still works
-                raise
-            profile = None
+        profile = read_profile(client, session.did)
     # UnsafeURL: a redirect, an announced endpoint, an address found private on connecting.
     except (UnsafeURL, AtProtocolError, TransportError) as exc:
         error = connect_error(exc, base_url)

@@ -36,6 +36,10 @@ Behaviour switches:
   `nsid=None` matches any call.
 - `redirect_next(nsid, location, status=307, times=1)`: answers the call with a redirect there.
 - `service_endpoint`: the PDS address the DID document announces (default: this server's URL).
+- `appview`: how app.bsky.* reads (getProfile, getPosts) are answered: "serving" (default), "none"
+  (a PDS without an AppView: 400 "No service configured for …"), "not_implemented" (501),
+  "down" (502 UpstreamFailure), "not_indexed" (getProfile: 400 "Profile not found", as for an
+  account the AppView has not indexed yet). `APPVIEW_TROUBLES` lists the four.
 - `set_counts(uri, likes=, reposts=, replies=, quotes=)` for getPosts.
 - `set_password(handle, password)` to revoke an app password.
 
@@ -57,7 +61,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 
 from tests.networks.bluesky.fake_http import Call, Handler, avatar_image, card_image
-from tests.networks.bluesky.fake_xrpc import XrpcMethods
+from tests.networks.bluesky.fake_xrpc import XrpcError, XrpcMethods
 
 ALICE = "alice.test"
 ALICE_DID = "did:plc:alice0000000000000000000"
@@ -68,6 +72,13 @@ BOB_DID = "did:plc:bob00000000000000000000"
 TWO_FACTOR = "carol.test"
 TWO_FACTOR_DID = "did:plc:carol000000000000000000"
 TWO_FACTOR_PASSWORD = "carol-main-password"
+APPVIEW_TROUBLES = ("none", "not_implemented", "down", "not_indexed")
+# What the PDS answers for app.bsky.* per `appview` switch (see FakeBluesky.appview_answer).
+_APPVIEW_ANSWERS = {
+    "none": (400, "InvalidRequest", "No service configured for {nsid}"),
+    "not_implemented": (501, "MethodNotImplemented", "Method Not Implemented"),
+    "down": (502, "UpstreamFailure", "Upstream service unreachable"),
+}
 
 
 @dataclass
@@ -122,6 +133,7 @@ class FakeBluesky(XrpcMethods):
             self.refresh_ttl = 60 * 24 * 3600
             self.blob_limit = 1_000_000
             self.service_endpoint: str | None = None
+            self.appview = "serving"
             self.accounts: dict[str, FakeAccount] = {}
             self.requests: list[Call] = []
             self.records: dict[str, dict] = {}
@@ -264,6 +276,23 @@ class FakeBluesky(XrpcMethods):
         return self.blobs[ref["ref"]["$link"]]
 
     # --- request handling (called by the handler thread) ---
+
+    def appview_answer(self, nsid: str, headers: dict) -> None:
+        """Raise what the PDS answers for an AppView read (app.bsky.*) when `appview` is not "serving".
+
+        The reference PDS checks the access token, then proxies app.bsky.* to its configured AppView
+        (packages/pds/src/pipethrough.ts): without one it refuses with 400 InvalidRequest "No service
+        configured for <nsid>"; an unreachable AppView is 502 UpstreamFailure; the AppView's own
+        errors pass through (getProfile of an account it has not indexed yet: 400 "Profile not
+        found"). Servers that do not implement app.bsky.* at all answer 501 MethodNotImplemented.
+        """
+        if self.appview == "serving":
+            return
+        self._authed(headers)
+        if self.appview == "not_indexed" and nsid == "app.bsky.actor.getProfile":
+            raise XrpcError(400, "InvalidRequest", "Profile not found")
+        if answer := _APPVIEW_ANSWERS.get(self.appview):
+            raise XrpcError(answer[0], answer[1], answer[2].format(nsid=nsid))
 
     def _take_misbehaviour(self, nsid: str) -> _Misbehaviour | None:
         with self._lock:

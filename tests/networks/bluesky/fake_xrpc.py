@@ -155,12 +155,15 @@ class XrpcMethods:
             "com.atproto.repo.uploadBlob": self._upload_blob,
             "com.atproto.repo.createRecord": self._create_record,
             "com.atproto.repo.getRecord": self._get_record,
+            "com.atproto.repo.listRecords": self._list_records,
             "app.bsky.feed.getPosts": self._get_posts,
         }
         route = routes.get(nsid)
         if route is None:
             raise XrpcError(501, "MethodNotImplemented", "Method Not Implemented")
         with self._lock:
+            if nsid.startswith("app.bsky."):
+                self.appview_answer(nsid, headers)
             return route(params, body, headers)
 
     def _create_session(self, params, body, headers) -> dict:
@@ -339,6 +342,25 @@ class XrpcMethods:
         if record is None:
             raise XrpcError(400, "RecordNotFound", f"Could not locate record: {uri}")
         return {"uri": uri, "cid": record["cid"], "value": record["value"]}
+
+    def _list_records(self, params, body, headers) -> dict:
+        """Newest record key first (the reference PDS's order without `reverse`); the cursor is the
+        last key of the page. Needs no session, as on a real PDS."""
+        repo, collection = (params.get(k, [""])[0] for k in ("repo", "collection"))
+        limit = int((params.get("limit") or ["50"])[0])
+        if not 1 <= limit <= 100:
+            raise XrpcError(400, "InvalidRequest", "limit must be between 1 and 100")
+        account = self._account(repo)
+        if account is None:
+            raise XrpcError(400, "InvalidRequest", f"Could not find repo: {repo}")
+        cursor = (params.get("cursor") or [""])[0]
+        own = [r for r in self.records.values() if r["uri"] == f"at://{account.did}/{collection}/{r['rkey']}"]
+        rows = sorted(own, key=lambda r: r["rkey"], reverse=True)
+        rows = [r for r in rows if not cursor or r["rkey"] < cursor][:limit]
+        answer = {"records": [{"uri": r["uri"], "cid": r["cid"], "value": r["value"]} for r in rows]}
+        if len(rows) == limit:
+            answer["cursor"] = rows[-1]["rkey"]
+        return answer
 
     def _get_posts(self, params, body, headers) -> dict:
         self._authed(headers)
