@@ -135,6 +135,18 @@ def delivery_published(delivery) -> None:
     )
 
 
+def attention_resolved(delivery) -> int:
+    """A person linked the post that went out: the notices that the delivery failed or needed attention
+    are resolved."""
+    return _resolve(
+        Notification.objects.filter(
+            post_id=delivery.post_id,
+            channel_id=delivery.channel_id,
+            kind__in=[K.DELIVERY_FAILED, K.NEEDS_ATTENTION],
+        )
+    )
+
+
 def channel_needs_reconnect(channel) -> None:
     message = f"{channel} needs to be reconnected: {channel.last_error} Its posts wait until then."
     link = reverse("channels:list", kwargs={"slug": channel.workspace.slug})

@@ -18,8 +18,19 @@ row. A transition not declared here is refused before the database is touched.
     hold        scheduled                                       held             channel_auth.hold_due
     release     held                                            scheduled        channel_auth, dispatch.sweep
     retry       failed, needs_attention, held                   scheduled        composing.retry (a person)
+    link        needs_attention                                 published        attention (a person)
+    link_part   needs_attention                                 scheduled        attention (a person)
+    post_anyway needs_attention                                 scheduled        attention (a person)
 
 Transitions out of "publishing" belong to the claim's holder: each needs the `claim` guard.
+
+"Needs attention" means an attempt's outcome could not be known. A person who found the post on the
+network links it: the last part (or the only one) makes the delivery published ("link"); an earlier
+part of a thread is added to `remote_parts` and the delivery is scheduled again ("link_part"), and the
+engine, which resumes after the parts already published, goes on with the next part. A person who did
+not find it posts it anyway ("post_anyway"): the part's checkpointed state is set aside under
+`part_state["posted_anyway"]`, so the next attempt has nothing to ask find_published about and sends
+the part (a duplicate is possible, and the page says so).
 """
 
 from dataclasses import dataclass
@@ -106,6 +117,9 @@ TRANSITIONS = {
         Transition("hold", (S.SCHEDULED,), S.HELD),
         Transition("release", (S.HELD,), S.SCHEDULED),
         Transition("retry", NEEDS_ACTION, S.SCHEDULED),
+        Transition("link", (S.NEEDS_ATTENTION,), S.PUBLISHED),
+        Transition("link_part", (S.NEEDS_ATTENTION,), S.SCHEDULED),
+        Transition("post_anyway", (S.NEEDS_ATTENTION,), S.SCHEDULED),
     )
 }
 

@@ -236,6 +236,16 @@ class Metrics:
 
 
 @dataclass
+class RecentPost:
+    """One of the account's own posts as the network lists it: enough for a person to recognise it."""
+
+    ref: RemoteRef
+    text: str
+    created: datetime | None = None
+    media_count: int = 0
+
+
+@dataclass
 class ConnectedAccount:
     """What a connect flow returns; the view turns it into a Channel."""
 
@@ -314,4 +324,12 @@ class Adapter:
 
     def verify(self) -> ConnectedAccount:
         """Check the credentials still work and return fresh profile data."""
+        raise NotImplementedError
+
+    def recent_posts(self, since: datetime, until: datetime, limit: int = 20) -> list[RecentPost]:
+        """The account's own posts created between `since` and `until`, newest first, at most `limit`.
+
+        Shown when the outcome of an attempt is unknown, so a person can say which post (if any) is
+        the one that went out. NotImplementedError when the network cannot list them.
+        """
         raise NotImplementedError

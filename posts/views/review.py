@@ -22,6 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from channels.models import Channel
 from posts import composing, notify, states
 from posts.models import Comment, Delivery, Notification, Post, PostPart, latest_metrics
+from posts.views import attention
 from posts.views.common import (
     can_approve,
     deliveries_for_display,
@@ -277,4 +278,5 @@ urlpatterns = [
     path("w/<slug:slug>/deliveries/<uuid:code>/status/", delivery_status, name="delivery-status"),
     path("w/<slug:slug>/notifications/", notifications, name="notifications"),
     path("w/<slug:slug>/notifications/read/", notifications_read, name="notifications-read"),
+    *attention.urlpatterns,
 ]

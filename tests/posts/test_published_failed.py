@@ -109,7 +109,7 @@ def test_it_explains_held_and_unsure_deliveries_and_offers_the_right_action(clie
     assert f"Reconnect {gone.handle}" in held_card and "Retry</button>" not in held_card
     unsure_card = html[html.index(f'id="delivery-{unsure.code}"') :]
     unsure_card = unsure_card[: unsure_card.index("</article>")]
-    assert "if the post is there, there is nothing to do" in unsure_card
+    assert "link the post if it is there, or post it if it isn&#x27;t." in unsure_card
     assert "Retry</button>" in unsure_card
 
 

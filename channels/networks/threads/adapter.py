@@ -399,3 +399,8 @@ class ThreadsAdapter(Adapter):
         return profile(
             self.client, self.account.credentials.get("access_token", ""), dict(self.account.credentials)
         )
+
+    def recent_posts(self, since, until, limit: int = 20):
+        from channels.networks.threads import recent
+
+        return recent.recent_posts(self, since, until, limit)
