@@ -50,8 +50,7 @@ def plain_reason(delivery: Delivery) -> str:
     if delivery.status == S.NEEDS_ATTENTION:
         why = delivery.last_error or "We could not tell whether the network received this post."
         return (
-            f"{why} Find it on {channel.network_label}: link the post if it is there, or post it if it "
-            "isn't."
+            f"{why} Find it on {channel.network_label}: link the post if it is there, or post it if it isn't."
         )
     if delivery.status == S.FAILED:
         return delivery.last_error or "It could not be published, and the network gave no reason."

@@ -1,16 +1,19 @@
 """Publishing to Mastodon and the servers that speak its client API (Pleroma/Akkoma, GoToSocial,
-Pixelfed, Friendica): the worker-side adapter.
+Pixelfed, Friendica, Takahē, Sharkey): the worker-side adapter.
 
 Its neighbours: client.py builds the guarded Mastodon.py client, errors.py says what a failure
-means, rules.py holds the limits, counting and validation, limits.py reads a server's limits, and
-connecting.py connects accounts.
+means, profiles.py what differs per server software, rules.py holds the limits, counting and
+validation, limits.py reads a server's limits, statuses.py posts a status and recognises one read
+back, ratelimit.py reads rate-limit headers, and connecting.py connects accounts.
 
 Exactly once: every part is posted with an Idempotency-Key derived from the delivery part's key, so
 a retry within Mastodon's memory of it (about an hour) gets the first status back. Forks may ignore
 the key and Mastodon forgets it, so before a retry posts again the publishing engine asks
-find_published, which looks for the status among the account's recent posts. The time of the first
-attempt is checkpointed before the status is sent; the search stops at posts older than that, so
-"not found" means absent.
+find_published, which looks for the status among the account's recent posts. An answer to the key
+that says nothing about the post (Pixelfed's 400 for a repeated key, Akkoma's replayed 5xx) is a
+transient error: the next attempt reads back first, and uses a new key if nothing is there. The time
+of the first attempt is checkpointed before the status is sent; the search stops at posts older than
+that, so "not found" means absent.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from channels.networks.base import (
     Adapter,
     AuthorizationLost,
     ConnectedAccount,
+    ContentRejected,
     Metrics,
     OutcomeUnknown,
     PartContent,
@@ -40,17 +44,19 @@ from channels.networks.base import (
     TransientError,
     Validation,
 )
-from channels.networks.mastodon import rules
+from channels.networks.mastodon import ratelimit, rules, statuses
 from channels.networks.mastodon.client import (
     DEFAULT_VERSION,
     host_of,
     http_allowed,
+    last_headers,
     new_client,
     version_tuple,
 )
 from channels.networks.mastodon.connecting import NETWORK, connected_account
-from channels.networks.mastodon.errors import adapter_error
+from channels.networks.mastodon.errors import adapter_error, classify
 from channels.networks.mastodon.limits import read_server_limits
+from channels.networks.mastodon.profiles import Profile, profile_for
 
 log = logging.getLogger(__name__)
 
@@ -107,18 +113,39 @@ class MastodonAdapter(Adapter):
         try:
             yield
         except MastodonError as exc:
+            headers = last_headers(self._client) if self._client else None
+            retry_after = ratelimit.retry_after(headers)
             reset = self._client.ratelimit_reset if self._client else None
-            retry_after = max(1.0, reset - time.time()) if reset else None
-            error = adapter_error(exc, self.host, what, replying=replying, gone=gone, retry_after=retry_after)
+            if retry_after is None and reset:
+                retry_after = max(0.0, reset - time.time()) + ratelimit.SAFETY_MARGIN
+            error = adapter_error(
+                exc,
+                self.host,
+                what,
+                replying=replying,
+                gone=gone,
+                retry_after=retry_after,
+                software=self.software_label,
+            )
             if error is None:
                 raise
             raise error from exc
+
+    @property
+    def profile(self) -> Profile:
+        return profile_for(self.limits)
+
+    @property
+    def software_label(self) -> str:
+        return self.profile.label
 
     # --- validation ----------------------------------------------------------------------------
 
     def count(self, text: str, content_warning: str = "") -> int:
         """Characters `text` counts as on this server (posts.threading splits long texts with it)."""
-        return rules.status_length(text, content_warning, self.limits.get("characters_reserved_per_url"))
+        return rules.status_length(
+            text, content_warning, self.limits.get("characters_reserved_per_url"), self.profile.counting
+        )
 
     def counter(self, options: PostOptions):
         """URLs as the server reserves for them, and the content warning counted with each part."""
@@ -136,8 +163,16 @@ class MastodonAdapter(Adapter):
 
     @staticmethod
     def idempotency_key(request: PartRequest) -> str:
-        """Stable for this delivery part across every retry, and says nothing about our ids."""
-        return hashlib.sha256(f"mastodon-part:{request.key}".encode()).hexdigest()[:40]
+        """Stable for this delivery part across every retry, and says nothing about our ids.
+
+        Unique to the part on every server (Akkoma keeps keys for the whole server, not per account).
+        A new round (`key_round` in the part's state) starts after a server answered the key with
+        something that says nothing about the post (Pixelfed's "Duplicate idempotency key.", Akkoma's
+        replayed 5xx) and the read-back then found no post: the old key would get the same answer.
+        """
+        round_ = int(request.state.get("key_round") or 0)
+        suffix = f":{round_}" if round_ else ""
+        return hashlib.sha256(f"mastodon-part:{request.key}{suffix}".encode()).hexdigest()[:40]
 
     def publish_part(self, request: PartRequest) -> RemoteRef:
         """Upload the media and post the status.
@@ -153,21 +188,39 @@ class MastodonAdapter(Adapter):
             state["posting_since"] = datetime.now(UTC).isoformat()
             request.checkpoint(dict(state))
 
-        options = request.options
-        with self._errors("the post", replying=request.reply_to is not None):
-            status = self.client.status_post(
-                request.part.text,
-                in_reply_to_id=request.reply_to.id if request.reply_to else None,
-                media_ids=media_ids or None,
-                sensitive=bool(options.sensitive),
-                visibility=options.visibility or None,
-                spoiler_text=options.content_warning or None,
-                language=options.language.lower() if options.language else None,
-                idempotency_key=self.idempotency_key(request),
-            )
+        try:
+            with self._errors("the post", replying=request.reply_to is not None):
+                status = statuses.post(
+                    self.client, request, media_ids, self.idempotency_key(request), self.profile
+                )
+        except (TransientError, ContentRejected) as exc:
+            if not self._answer_says_nothing(exc):
+                raise
+            # The read-back before the next attempt tells; if it finds nothing, a new key.
+            state["key_round"] = int(state.get("key_round") or 0) + 1
+            request.checkpoint(dict(state))
+            raise TransientError(
+                f"{self.software_label} at {self.host} did not say whether it published this part; "
+                "checking the account's posts before trying again.",
+                retry_after=getattr(exc, "retry_after", None),
+            ) from exc
         ref = _ref(status)
         log.info("Mastodon %s: published part %s as %s", self.host, request.index, ref.id)
         return ref
+
+    def _answer_says_nothing(self, exc: Exception) -> bool:
+        """Pixelfed's 400 for a repeated key, or a 5xx the key would get again (Akkoma replays the first
+        answer to a key for hours): a retry with the same key learns nothing about the post."""
+        failure = classify(exc.__cause__) if exc.__cause__ is not None else None
+        if failure is None:
+            return False
+        if failure.duplicate_key:
+            return True
+        if failure.kind != "server":
+            return False
+        headers = last_headers(self._client) if self._client else None
+        replayed = str((headers or {}).get("idempotent-replayed") or "").lower() == "true"
+        return replayed or self.profile.idempotency == "replays"
 
     def _upload_media(self, request: PartRequest, state: dict) -> list[str]:
         """Upload each attachment (or reuse one an earlier attempt uploaded) and wait until processed.
@@ -208,7 +261,8 @@ class MastodonAdapter(Adapter):
             if time.monotonic() >= deadline:
                 noun = {"image": "image", "video": "video"}.get(mime_type.split("/")[0], "file")
                 raise TransientError(
-                    f"Mastodon is still processing the {noun} {name}; trying again shortly.", retry_after=30
+                    f"{self.software_label} is still processing the {noun} {name}; trying again shortly.",
+                    retry_after=30,
                 )
             time.sleep(self.media_poll_interval)
             with self._errors(name, gone="content"):
@@ -227,19 +281,24 @@ class MastodonAdapter(Adapter):
         network is asked what it has: the newest statuses of the account, back to the first attempt
         at this part (checkpointed as `posting_since` before the status was sent; without it, no
         attempt reached the network). A status matches when its text (the HTML content turned back
-        into text, or the plain `text` some servers add), content warning, reply target and number
-        of attachments are this part's. Reaching statuses older than the first attempt, or the end
-        of the account's history, without a match means the part is absent. If the account posted
-        more than a few pages since, the answer is unknown.
+        into text, or the `text` field turned into text: some servers put HTML there too; links and
+        whitespace as the server rewrites them), content warning, reply target and number of
+        attachments are this part's, or its attachments are this part's own uploads. Reaching
+        statuses older than the first attempt, or the end of the account's history, without a match
+        means the part is absent. If the account posted more than a few pages since, the answer is
+        unknown.
         """
         since = _parse_time(request.state.get("posting_since"))
         if since is None:
             return None
         oldest_wanted = since - _CLOCK_MARGIN
-        want_text = rules.comparable(request.part.text)
-        want_reply = request.reply_to.id if request.reply_to else None
-        want_warning = (request.options.content_warning or "").strip()
-        want_media = len(request.part.media)
+        want = statuses.Wanted(
+            text=rules.comparable(request.part.text),
+            reply=request.reply_to.id if request.reply_to else None,
+            warning=" ".join((request.options.content_warning or "").split()),
+            media=len(request.part.media),
+            media_ids=frozenset(str(i) for i in (request.state.get("media") or {}).values()),
+        )
         account_id = self.account.remote_id
         max_id = None
         for _ in range(_LOOKUP_PAGES):
@@ -249,12 +308,7 @@ class MastodonAdapter(Adapter):
                 created = status.get("created_at")
                 if isinstance(created, datetime) and created < oldest_wanted:
                     return None
-                if (
-                    _str_or_none(status.get("in_reply_to_id")) == want_reply
-                    and (status.get("spoiler_text") or "").strip() == want_warning
-                    and len(status.get("media_attachments") or []) == want_media
-                    and rules.comparable(rules.status_text(status)) == want_text
-                ):
+                if want.matches(status):
                     log.info(
                         "Mastodon %s: part %s was already published as %s",
                         self.host,
@@ -316,15 +370,16 @@ class MastodonAdapter(Adapter):
             me, self.account.server_url, dict(self.account.credentials), dict(self.account.limits or {})
         )
 
+    def recent_posts(self, since, until, limit: int = 20):
+        from channels.networks.mastodon import recent
+
+        return recent.recent_posts(self, since, until, limit)
+
 
 def _ref(status) -> RemoteRef:
     return RemoteRef(
         id=str(status["id"]), url=status.get("url") or status.get("uri") or "", uri=status.get("uri") or ""
     )
-
-
-def _str_or_none(value) -> str | None:
-    return None if value is None else str(value)
 
 
 def _parse_time(value) -> datetime | None:

@@ -43,8 +43,12 @@ class GuardedSession(requests.Session):
     Instance addresses are user-supplied, and servers hand out further URLs themselves (nodeinfo
     links, the OAuth token endpoint, redirects), which Mastodon.py follows. A host found public is
     trusted for CHECK_TTL seconds, so a worker reusing its session (channels.http.thread_client)
-    looks each server up about once a minute, not once per request. Cookies are never kept.
+    looks each server up about once a minute, not once per request. Cookies are never kept. The
+    headers of the last answer are kept for what Mastodon.py does not pass on (rate-limit headers,
+    Akkoma's idempotent-replayed).
     """
+
+    last_headers = None
 
     CHECK_TTL = 60.0
 
@@ -61,7 +65,16 @@ class GuardedSession(requests.Session):
             check_url(origin)  # raises UnsafeURL; Mastodon.py reports it as a MastodonNetworkError
             if not settings.SSRF_ALLOW_PRIVATE:  # only a real lookup is worth remembering
                 self._checked[origin] = time.monotonic() + self.CHECK_TTL
-        return super().send(request, **kwargs)
+        self.last_headers = None
+        response = super().send(request, **kwargs)
+        self.last_headers = response.headers
+        return response
+
+
+def last_headers(client: Mastodon):
+    """The headers of the client's last answer (its session is this thread's: the last request of
+    this thread), or None when it got none. Mastodon.py's errors do not carry them."""
+    return getattr(client.session, "last_headers", None)
 
 
 def new_client(
@@ -71,11 +84,12 @@ def new_client(
     client_id: str | None = None,
     client_secret: str | None = None,
     version: str = DEFAULT_VERSION,
+    timeout: float | None = None,
 ) -> Mastodon:
     client = Mastodon(
         api_base_url=base_url,
         ratelimit_method="throw",  # the default "wait" sleeps up to 5 minutes inside a call
-        request_timeout=settings.NETWORK_TIMEOUT,
+        request_timeout=timeout or settings.NETWORK_TIMEOUT,
         user_agent=user_agent(),
         # Given a version, Mastodon.py never asks the server for one. Asking goes wrong on some
         # servers: when /api/v1/instance fails it retries until RecursionError (Mastodon.py issue

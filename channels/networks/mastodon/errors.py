@@ -56,13 +56,19 @@ _AUTH_WORDS = (
 
 @dataclass(frozen=True)
 class Failure:
-    """One failed request. `kind`: rate_limited, unreachable, server, unreadable (a 2xx/3xx that was
+    """One failed request. `kind`: rate_limited, unreadable_limits (rate-limit headers Mastodon.py could
+    not read), unreachable, server, unreadable (a 2xx/3xx that was
     not JSON: a maintenance page, a captive proxy), unauthorized, forbidden, not_found, busy,
     too_large or refused. `status` and `message` are the HTTP status and the server's own words."""
 
     kind: str
     status: int | None = None
     message: str = ""
+
+    @property
+    def duplicate_key(self) -> bool:
+        """Pixelfed's answer to an Idempotency-Key it has seen: nothing says whether it posted."""
+        return self.status == 400 and "duplicate idempotency key" in self.message.lower()
 
     @property
     def reason(self) -> str:
@@ -83,6 +89,10 @@ class Failure:
 def classify(exc: Exception) -> Failure | None:
     """The failure a Mastodon.py error stands for; None for anything else."""
     if isinstance(exc, MastodonRatelimitError):
+        # Mastodon.py also raises it when it cannot read the rate-limit headers of any answer (an
+        # unparseable reset time, two Date headers joined into one).
+        if "calculations failed" in str(exc):
+            return Failure("unreadable_limits", message=str(exc))
         return Failure("rate_limited")
     if isinstance(exc, MastodonNetworkError):
         return Failure("unreachable")
@@ -119,12 +129,14 @@ def adapter_error(
     replying: bool = False,
     gone: str = "account",
     retry_after: float | None = None,
+    software: str = "Mastodon",
 ) -> AdapterError | None:
     """A Mastodon.py error as one of the three adapter errors; None when it is not Mastodon.py's.
 
     `what` names the thing acted on in messages ("the post", a file name). `gone` says what a
     404/410 means: "account" (the account is gone: reconnect) or "content" (the thing acted on is
     missing: rejected). `retry_after` is when the rate limit resets, if the client knows.
+    `software` names the server program in messages ("GoToSocial rejected the post").
     """
     failure = classify(exc)
     if failure is None:
@@ -135,6 +147,12 @@ def adapter_error(
         return TransientError(
             f"{host} is limiting how many requests this account can make; "
             "trying again when the limit resets.",
+            retry_after=retry_after,
+        )
+    if kind == "unreadable_limits":
+        log.warning("Mastodon %s sent rate-limit headers that could not be read: %s", host, exc)
+        return TransientError(
+            f"{host} sent rate-limit information that could not be read; trying again shortly.",
             retry_after=retry_after,
         )
     if kind == "unreachable":
@@ -162,8 +180,8 @@ def adapter_error(
     if kind == "busy":
         return TransientError(f"{host} could not handle the request just now; trying again shortly.")
     if kind == "too_large":
-        return ContentRejected(f"Mastodon rejected {what}: the file is too large for {host}.")
-    return ContentRejected(f"Mastodon rejected {what}: {reason or f'HTTP error {status}.'}")
+        return ContentRejected(f"{software} rejected {what}: the file is too large for {host}.")
+    return ContentRejected(f"{software} rejected {what}: {reason or f'HTTP error {status}.'}")
 
 
 def connect_error(exc: Exception, host: str) -> ConnectError | None:
@@ -184,6 +202,10 @@ def connect_error(exc: Exception, host: str) -> ConnectError | None:
         )
     if failure.kind == "rate_limited":
         return ConnectError(f"{host} is limiting requests right now. Try again in a few minutes.")
+    if failure.kind == "unreadable_limits":
+        return ConnectError(
+            f"{host} sent rate-limit information that could not be read. Try again in a few minutes."
+        )
     if failure.kind == "server":
         return ConnectError(
             f"{host} had a problem on its side. Try again in a few minutes.", field="instance_url"

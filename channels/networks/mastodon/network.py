@@ -2,6 +2,7 @@
 
 import re
 
+from channels.networks.mastodon.profiles import profile_for
 from channels.networks.netspec import NetworkSpec, Option
 
 VISIBILITIES = (
@@ -31,6 +32,10 @@ class Mastodon(NetworkSpec):
         ),
         Option("sensitive", False, kind="bool", help="Mastodon: media marked sensitive"),
     )
+
+    def label_for(self, channel) -> str:
+        # The server software read at connect ("GoToSocial", "Akkoma"); Mastodon when not recognised.
+        return profile_for(channel.limits or {}).label
 
     def reconnect_query(self, channel) -> dict[str, str]:
         # A new sign-in on the same server; the server's own page asks who.

@@ -12,7 +12,10 @@ Limits (stored in Channel.limits by the connect flow and by read_limits(); valid
 - ``description_limit``: alt-text length (1500).
 - ``image_matrix_limit``: Mastodon refuses an image of this many pixels (width x height) or more;
   ``None`` when the server does not announce it (not checked).
-- ``server_software``: nodeinfo's software name (mastodon, pleroma, akkoma, gotosocial, ...).
+- ``software``: the server program, from nodeinfo or the version string (mastodon, pleroma, akkoma,
+  gotosocial, pixelfed, friendica, takahe, sharkey; "" when not recognised). It picks the rules in
+  profiles.py. Older channels have ``server_software`` instead.
+- ``software_version``: that program's own version, as far as the server tells it.
 - ``server_version``: the Mastodon API level the server claims, as "x.y.z". It picks endpoints
   (``/api/v2/media`` from 3.1.4, batched status reads from 4.3.0).
 - ``domain``: the domain in the account's handle (``@user@domain``), which may differ from the
@@ -32,6 +35,7 @@ from mastodon._url_regex import url_regex  # the pattern Mastodon.get_status_len
 from channels.networks.base import PartContent, PostOptions, Problem, Usage, Validation
 from channels.networks.mastodon.client import DEFAULT_VERSION
 from channels.networks.mastodon.network import VISIBILITIES
+from channels.networks.mastodon.profiles import profile_for
 
 MB = 1024 * 1024
 
@@ -67,7 +71,6 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "image_size_limit": 16 * MB,
     "video_size_limit": 99 * MB,
     "description_limit": 1500,
-    "server_software": "mastodon",
     "server_version": DEFAULT_VERSION,
     "domain": "",
 }
@@ -80,32 +83,71 @@ _LANGUAGE_RE = re.compile(r"[a-z]{2}")
 # --- counting and comparing text ---------------------------------------------------------------
 
 
-def status_length(text: str, spoiler_text: str = "", reserved_per_url: int | None = 23) -> int:
-    """Characters a status counts as against the limit, by Mastodon's rules.
+def status_length(
+    text: str, spoiler_text: str = "", reserved_per_url: int | None = 23, counting: str = "mastodon"
+) -> int:
+    """Characters a status counts as against the limit, by the counting rule of the server's software
+    (profiles.py names the rules).
 
-    Graphemes; every URL counts as `reserved_per_url`; `@user@domain` counts as `@user`; the content
-    warning counts too. With `reserved_per_url=None` the text counts as typed (Pleroma, Akkoma).
-    For 23 this equals Mastodon.get_status_length.
+    "mastodon": graphemes; every URL counts as `reserved_per_url`; `@user@domain` counts as `@user`;
+    the content warning counts too (for 23 this equals Mastodon.get_status_length). With
+    `reserved_per_url=None` (stored for Pleroma and Akkoma before profiles) it is "graphemes".
     """
-    if reserved_per_url is None:
+    if counting == "strictest":
+        return max(
+            status_length(text, spoiler_text, reserved_per_url, rule)
+            for rule in ("mastodon", "codepoints", "graphemes")
+        )
+    if counting == "codepoints":
+        return len(text) + len(spoiler_text)
+    if counting == "caption":
+        return len(text)
+    if counting == "graphemes" or reserved_per_url is None:
         return grapheme.length(text) + grapheme.length(spoiler_text)
     counted = url_regex.sub(lambda m: m.group(2) + "x" * reserved_per_url, text)
     counted = _MENTION_RE.sub(r"\1@\3", counted)
     return grapheme.length(counted) + grapheme.length(spoiler_text)
 
 
-def status_text(status) -> str:
-    """A status's text: the plain `text` some servers add, else its HTML content turned back into text."""
+_ANCHOR_RE = re.compile(r"<a\s[^>]*?href=(\"[^\"]*\"|'[^']*')[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
+_URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+
+
+def html_to_text(markup: str) -> str:
+    """Status HTML as plain text: paragraphs and line breaks kept, tags dropped, entities decoded.
+
+    A link whose shown text is not a mention or hashtag becomes its address (servers shorten or
+    rewrite the shown text); plain text passes through unchanged.
+    """
+
+    def anchor(match: re.Match) -> str:
+        inner = html.unescape(re.sub(r"<[^>]+>", "", match.group(2))).strip()
+        return inner if inner[:1] in ("@", "#") else html.unescape(match.group(1)[1:-1])
+
+    text = _ANCHOR_RE.sub(anchor, markup or "")
+    text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
+    text = re.sub(r"</p>\s*<p[^>]*>", "\n\n", text, flags=re.IGNORECASE)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def status_texts(status) -> list[str]:
+    """A status's text as the server shows it: its HTML content as text, and its `text` field (plain
+    on some servers, the same HTML as the content on others) turned into text the same way."""
+    texts = [html_to_text(status.get("content") or "")]
     if status.get("text"):
-        return status["text"]
-    content = re.sub(r"<br\s*/?>", "\n", status.get("content") or "", flags=re.IGNORECASE)
-    content = re.sub(r"</p>\s*<p[^>]*>", "\n\n", content, flags=re.IGNORECASE)
-    return html.unescape(re.sub(r"<[^>]+>", "", content))
+        texts.append(html_to_text(status["text"]))
+    return texts
+
+
+def status_text(status) -> str:
+    return status_texts(status)[0]
 
 
 def comparable(text: str) -> str:
-    """Text reduced to what survives Mastodon's HTML rendering: mentions lose their domain, and
-    paragraphs and line breaks are not told apart from spaces."""
+    """Text reduced to what survives a server's rendering: every link is the same placeholder (servers
+    shorten and rewrite them), mentions lose their domain, and paragraphs and line breaks are not told
+    apart from spaces."""
+    text = _URL_RE.sub("<link>", text)
     text = _MENTION_RE.sub(r"\1@\3", text)
     return " ".join(text.split())
 
@@ -125,40 +167,72 @@ def max_image_pixels(limits: dict[str, Any]) -> int | None:
     return matrix - 1 if matrix else None  # Mastodon refuses width x height >= the limit
 
 
+def server_name(limits: dict[str, Any]) -> str:
+    """The server as messages name it: "GoToSocial at social.example" ("Mastodon at ..." when unknown)."""
+    label = profile_for(limits).label
+    domain = limits.get("domain") or ""
+    return f"{label} at {domain}" if domain else label
+
+
 def validate(parts: list[PartContent], options: PostOptions, limits: dict[str, Any]) -> Validation:
-    """Offline, by one server's limits.
+    """Offline, by one server's limits and its software's rules (profiles.py).
 
     The content warning is sent with every part of a thread (as Mastodon's own reply box copies
-    it), so it counts towards every part's limit.
+    it), so it counts towards every part's limit where the software counts it.
     """
     result = Validation()
+    profile = profile_for(limits)
+    server = server_name(limits)
     max_chars = int(limits["max_characters"])
     warning = options.content_warning or ""
     several = len(parts) > 1
     for index, part in enumerate(parts):
         label = f"Part {index + 1}" if several else "The post"
-        used = status_length(part.text, warning, limits.get("characters_reserved_per_url"))
+        used = status_length(part.text, warning, limits.get("characters_reserved_per_url"), profile.counting)
         result.usage.append(Usage(used=used, limit=max_chars))
         if not part.text.strip() and not part.media:
             result.problems.append(Problem(f"{label} is empty: write some text or add media.", part=index))
-        if used > max_chars:
-            cw_note = " (the content warning counts too)" if warning else ""
+        elif profile.media_required and index == 0 and not part.media:
             result.problems.append(
                 Problem(
-                    f"{label} is {used - max_chars} character{'s' if used - max_chars > 1 else ''} over "
-                    f"this server's limit of "
-                    f"{max_chars}{cw_note}.",
+                    f"{server} only takes posts with an image or video: add one.", part=index, field="media"
+                )
+            )
+        if used > max_chars:
+            over = used - max_chars
+            counts_warning = warning and profile.counting != "caption"
+            cw_note = " (the content warning counts too)" if counts_warning else ""
+            result.problems.append(
+                Problem(
+                    f"{label} is {over} character{'s' if over > 1 else ''} over the limit: "
+                    f"{server} allows {max_chars:,} characters{cw_note}.",
                     part=index,
                 )
             )
         result.problems.extend(_media_problems(part, index, label, limits))
-    if options.visibility not in dict(VISIBILITIES):
+    if profile.warning_limit and len(warning) > profile.warning_limit:
         result.problems.append(
             Problem(
-                f"Unknown visibility {options.visibility!r}: choose public, unlisted, private or direct.",
+                f"The content warning is {len(warning)} characters; {server} allows {profile.warning_limit}.",
                 field="options",
             )
         )
+    if profile.warning_as_title and warning:
+        result.problems.append(
+            Problem(
+                f"{server} shows the content warning of the first part as the post's title.",
+                level="warning",
+                field="options",
+            )
+        )
+    if options.visibility not in profile.visibilities:
+        if options.visibility in dict(VISIBILITIES):
+            message = f"{server} does not offer the visibility {options.visibility!r}."
+        else:
+            message = (
+                f"Unknown visibility {options.visibility!r}: choose public, unlisted, private or direct."
+            )
+        result.problems.append(Problem(message, field="options"))
     if options.language and not _LANGUAGE_RE.fullmatch(options.language.lower()):
         result.problems.append(
             Problem(
@@ -185,7 +259,8 @@ def _media_problems(part: PartContent, index: int, label: str, limits: dict[str,
     if len(media) > 1 and any(kind in ("video", "audio") for kind in kinds):
         problems.append(
             Problem(
-                f"{label}: a video or audio file cannot be combined with other attachments on Mastodon.",
+                f"{label}: a video or audio file cannot be combined with other attachments on "
+                f"{profile_for(limits).label}.",
                 part=index,
                 field="media",
             )

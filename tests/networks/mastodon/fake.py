@@ -13,6 +13,11 @@ Fixtures (pytest picks them up through tests/conftest.py's pytest_plugins):
 ``fake_mastodon``
     The server, reset to a clean state for each test (one server per test session). Main API:
 
+    - ``personality``: the server program it pretends to be (personalities.py: mastodon, sharkey,
+      gotosocial, akkoma, pleroma, pixelfed, friendica, takahe; reset to "mastodon"). Setting it sets
+      the version, software, limits and idempotency attributes below and ``traits`` (its counting
+      rule, ``text`` field, Idempotency-Key behaviour, media and visibility rules, rate-limit style).
+    - ``nodeinfo``: "ok", "fail" (500) or "stall" (answers after ``nodeinfo_stall_seconds``).
     - ``url``: base URL; ``token``: a valid access token of the default account ``account``
       (username "alice"); ``add_account(username)``, ``issue_token(account_id)``, ``revoke(token)``.
     - Configuration attributes (reset to these defaults): ``version`` ("4.3.0"), ``software``
@@ -21,19 +26,21 @@ Fixtures (pytest picks them up through tests/conftest.py's pytest_plugins):
       ``video_size_limit`` (99 MB), ``description_limit`` (1500), ``instance_v2`` (False: /api/v2/instance
       answers 404 and /api/v1/instance looks like Pleroma's with ``max_toot_chars``),
       ``oauth_metadata`` (False: /.well-known/oauth-authorization-server answers 404),
-      ``honour_idempotency`` (False: like forks that ignore Idempotency-Key), ``batch_statuses``
+      ``honour_idempotency`` (False: ignore Idempotency-Key), ``batch_statuses``
       (False: GET /api/v1/statuses?id[]= answers 404, as before Mastodon 4.3), ``media_processing_polls``
       (how many GET /api/v1/media/:id answer 206 with url null before the media is ready; 0 makes
       uploads synchronous), ``media_never_finishes``, ``deny_authorization`` (the user clicks "Deny"),
       ``not_mastodon`` (every path answers an HTML page), ``latency`` (seconds before each response).
     - Misbehaviour: ``fail_next(status, count=1, path=None, error=None)``,
-      ``rate_limit_next(count=1, path=None, reset_in=30)``,
+      ``rate_limit_next(count=1, path=None, reset_in=30, style=None, extra_headers=None)`` (the
+      personality's 429, or one in `style`; `extra_headers` such as a second Date header),
       ``lose_next_response(path="/api/v1/statuses", count=1, mode="drop"|"hang", hang_seconds=...)``
       (the request is fully handled, then the connection is closed without an answer, or the answer
       comes only after ``hang_seconds``).
-    - Records: ``statuses`` (created statuses, oldest first, each with text, media (with descriptions),
-      in_reply_to_id, visibility, spoiler_text, sensitive, language, idempotency_key), ``media``
-      (id -> upload), ``requests`` (every request: method, path, query, headers, form), ``apps``,
+    - Records: ``statuses`` (created statuses, oldest first, each with text, title (Friendica), media
+      (with descriptions), in_reply_to_id, visibility, spoiler_text, sensitive, language,
+      idempotency_key), ``media`` (id -> upload), ``requests`` (every request: method, path, query,
+      headers, form), ``apps``,
       ``authorizations`` (GET /oauth/authorize), ``tokens`` (token -> account id), ``tokens_issued``
       (by /oauth/token). Helpers: ``set_counts(status_id, favourites=.., reblogs=.., replies=..,
       quotes=..)``, ``requests_to(method, path)``.
@@ -71,6 +78,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+
+from tests.networks.mastodon.personalities import PERSONALITIES, count, rate_limit_headers
 
 MB = 1024 * 1024
 DEFAULT_MIME_TYPES = [
@@ -226,18 +235,14 @@ class FakeMastodon:
 
     def reset(self) -> None:
         with self._lock:
-            self.version = "4.3.0"
-            self.software = "mastodon"
-            self.max_characters = 500
-            self.max_media_attachments = 4
-            self.characters_reserved_per_url = 23
+            self.personality = "mastodon"
+            self.nodeinfo = "ok"  # "fail" (500) or "stall" (nodeinfo_stall_seconds before answering)
+            self.nodeinfo_stall_seconds = 3.0
             self.supported_mime_types = list(DEFAULT_MIME_TYPES)
             self.image_size_limit = 16 * MB
             self.video_size_limit = 99 * MB
             self.description_limit = 1500
-            self.instance_v2 = True
             self.oauth_metadata = True
-            self.honour_idempotency = True
             self.batch_statuses = True
             self.media_processing_polls = 0
             self.media_never_finishes = False
@@ -259,9 +264,30 @@ class FakeMastodon:
             self.statuses: list[dict] = []
             self._by_id: dict[str, dict] = {}
             self._idempotency: dict[tuple[str, str], str] = {}
+            self._replays: dict[str, tuple[int, Any, dict]] = {}  # Akkoma's global key cache
             self._ids = itertools.count(1)
             self.account = self.add_account("alice", display_name="Alice Example")
             self.token = self.issue_token(self.account["id"])
+
+    # --- personalities (personalities.py) -----------------------------------------------------
+
+    @property
+    def personality(self) -> str:
+        return self.traits.name
+
+    @personality.setter
+    def personality(self, name: str) -> None:
+        """Pretend to be another server program: its version, limits and behaviours."""
+        traits = PERSONALITIES[name]
+        with self._lock:
+            self.traits = traits
+            self.version = traits.version
+            self.software = traits.software
+            self.max_characters = traits.max_characters
+            self.max_media_attachments = traits.max_media_attachments
+            self.characters_reserved_per_url = traits.characters_reserved_per_url
+            self.instance_v2 = traits.instance_v2
+            self.honour_idempotency = traits.idempotency == "honour"
 
     # --- set-up helpers ------------------------------------------------------------------------
 
@@ -337,15 +363,21 @@ class FakeMastodon:
         with self._lock:
             self.faults.append(Fault(status=status, count=count, path=path, body=body))
 
-    def rate_limit_next(self, count: int = 1, path: str | None = None, reset_in: float = 30) -> None:
-        reset = _iso(datetime.now(UTC) + timedelta(seconds=reset_in))
-        headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+    def rate_limit_next(
+        self,
+        count: int = 1,
+        path: str | None = None,
+        reset_in: float = 30,
+        style: str | None = None,
+        extra_headers: dict | None = None,
+    ) -> None:
+        """Answer 429 in the personality's style (or `style`: see Personality.rate_limit);
+        `extra_headers` are sent as well (a second Date header, an unreadable reset time)."""
+        headers = rate_limit_headers(style or self.traits.rate_limit, reset_in)
+        headers.update(extra_headers or {})
+        body = {"error": self.traits.rate_limit_error}
         with self._lock:
-            self.faults.append(
-                Fault(
-                    status=429, count=count, path=path, body={"error": "Too many requests"}, headers=headers
-                )
-            )
+            self.faults.append(Fault(status=429, count=count, path=path, body=body, headers=headers))
 
     def lose_next_response(
         self, path: str = "/api/v1/statuses", count: int = 1, mode: str = "drop", hang_seconds: float = 5.0
@@ -410,12 +442,14 @@ class FakeMastodon:
         }
 
     def instance_v1_json(self) -> dict:
-        if not self.instance_v2:
-            # Pleroma/Akkoma: a Mastodon 2.7.2-compatible version string and max_toot_chars.
+        if self.traits.v1_style == "pleroma" or not self.instance_v2:
+            # Pleroma/Akkoma, Pixelfed: a Mastodon-compatible version string and max_toot_chars.
             return {
                 "uri": self.url,
-                "title": "Fake Pleroma",
-                "version": f"2.7.2 (compatible; {self.software.capitalize()} 2.6.0)",
+                "title": f"Fake {self.personality}",
+                "version": self.version
+                if self.traits.v1_style == "pleroma"
+                else f"2.7.2 (compatible; {self.software.capitalize()} 2.6.0)",
                 "max_toot_chars": self.max_characters,
                 "max_media_attachments": self.max_media_attachments,
                 "upload_limit": self.image_size_limit,
@@ -474,11 +508,24 @@ class FakeMastodon:
         if method == "GET" and path.startswith("/avatars/"):
             # The dashboard shows the account's avatar.
             return req._send(200, _avatar_png(), "image/png")
+        key = req.headers.get("Idempotency-Key") if method == "POST" else None
+        if key and self.traits.idempotency == "replay":
+            with self._lock:
+                replay = self._replays.get(key)
+            if replay is not None:
+                status, payload, headers = replay
+                return req.send_json(status, payload, {**headers, "idempotent-replayed": "true"})
         fault = self._take_fault(path)
         if fault is not None:
+            if key and self.traits.idempotency == "replay":
+                with self._lock:
+                    self._replays[key] = (fault.status, fault.body, {})
             return req.send_json(fault.status, fault.body, fault.headers)
         lost = self._take_lost(method, path)
         status, payload, headers = self.route(method, path, query, form, files, req.headers)
+        if key and self.traits.idempotency == "replay" and not isinstance(payload, str):
+            with self._lock:
+                self._replays[key] = (status, payload, {})
         if lost is not None:
             if lost.mode == "drop":
                 req.drop()
@@ -491,6 +538,8 @@ class FakeMastodon:
         req.send_json(status, payload, headers)
 
     def route(self, method, path, query, form, files, headers):  # noqa: C901 (a router reads best flat)
+        if path in ("/api/v1/instance/", "/api/v2/instance/") and not self.traits.instance_trailing_slash:
+            return 404, {"error": "Not Found"}, {}
         path = path.rstrip("/") or "/"
         one = {k: v[0] for k, v in form.items() if v}
         if method == "GET" and path == "/.well-known/oauth-authorization-server":
@@ -498,6 +547,10 @@ class FakeMastodon:
                 return 404, {"error": "Not Found"}, {}
             return 200, self._oauth_metadata(), {}
         if method == "GET" and path == "/.well-known/nodeinfo":
+            if self.nodeinfo == "fail":
+                return 500, {"error": "Internal server error"}, {}
+            if self.nodeinfo == "stall":
+                time.sleep(self.nodeinfo_stall_seconds)
             href = f"{self.url}/nodeinfo/2.0"
             return (
                 200,
@@ -738,25 +791,48 @@ class FakeMastodon:
 
     # --- statuses ------------------------------------------------------------------------------
 
-    def _post_status(self, account: dict, form: dict[str, list[str]], headers):
+    def _post_status(self, account: dict, form: dict[str, list[str]], headers):  # noqa: C901
         one = {k: v[0] for k, v in form.items() if v}
         key = headers.get("Idempotency-Key")
+        traits = self.traits
         with self._lock:
             if key and self.honour_idempotency and (account["id"], key) in self._idempotency:
                 return 200, self._by_id[self._idempotency[(account["id"], key)]]["json"]
+            if key and traits.idempotency == "reject_repeat":
+                # Pixelfed records the key before it creates anything.
+                if (account["id"], key) in self._idempotency:
+                    return 400, {"error": "Duplicate idempotency key."}
+                self._idempotency[(account["id"], key)] = ""
         text = one.get("status", "")
         spoiler = one.get("spoiler_text", "")
         media_ids = form.get("media_ids[]", []) or form.get("media_ids", [])
         visibility = one.get("visibility", "public")
-        if visibility not in ("public", "unlisted", "private", "direct"):
+        if visibility not in traits.visibilities:
             return 422, {"error": "Validation failed: Visibility is not included in the list"}
+        if traits.media_required and not media_ids and not one.get("in_reply_to_id"):
+            return 403, {"error": "Empty statuses are not allowed"}
         if not text.strip() and not media_ids:
             return 422, {"error": "Validation failed: Text can't be blank"}
-        length = status_length(text, spoiler, self.characters_reserved_per_url)
+        if traits.counting == "caption" and len(spoiler) > 140:
+            return 422, {"error": "The spoiler text may not be greater than 140 characters."}
+        length = count(
+            traits,
+            text,
+            spoiler,
+            lambda t, w: status_length(t, w, self.characters_reserved_per_url),
+        )
         if length > self.max_characters:
             return 422, {
                 "error": f"Validation failed: Text character limit of {self.max_characters} exceeded"
             }
+        title = ""
+        if (
+            traits.warning_as_title
+            and spoiler
+            and not one.get("in_reply_to_id")
+            and "friendica.title" not in one
+        ):
+            title, spoiler = spoiler, ""
         if len(media_ids) > self.max_media_attachments:
             return 422, {"error": f"Cannot attach more than {self.max_media_attachments} files"}
         with self._lock:
@@ -804,8 +880,11 @@ class FakeMastodon:
                 "muted": False,
                 "bookmarked": False,
                 "pinned": False,
-                "content": render_content(text, self.url),
-                "text": None,
+                "content": (f"<h4>{html.escape(title)}</h4>" if title else "")
+                + render_content(text, self.url),
+                "text": {"null": None, "plain": text, "html": render_content(text, self.url)}[
+                    traits.text_field
+                ],
                 "filtered": [],
                 "reblog": None,
                 "application": {"name": "fake", "website": None},
@@ -837,6 +916,7 @@ class FakeMastodon:
                     for m in attached
                 ],
                 "idempotency_key": key,
+                "title": title,
                 "json": status_json,
             }
             self.statuses.append(record)
@@ -844,7 +924,7 @@ class FakeMastodon:
             account["statuses_count"] += 1
             if parent is not None:
                 parent["json"]["replies_count"] += 1
-            if key:
+            if key and traits.idempotency == "honour":
                 self._idempotency[(account["id"], key)] = status_id
         return 200, status_json
 

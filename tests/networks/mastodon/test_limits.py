@@ -5,6 +5,7 @@ import pytest
 from channels.networks.base import AuthorizationLost, PartContent, PostOptions, TransientError
 from channels.networks.mastodon.client import api_level
 from channels.networks.mastodon.connecting import connect_with_token
+from channels.networks.mastodon.profiles import profile_for
 from tests.networks.mastodon.parts import Attempts, adapter_for, image
 
 # --- other servers -----------------------------------------------------------------------------
@@ -18,9 +19,9 @@ def test_it_reads_a_pleroma_servers_limits_from_the_v1_instance(fake_mastodon, t
     connected = connect_with_token(fake_mastodon.url, fake_mastodon.token)
 
     assert connected.limits["max_characters"] == 5000
-    assert connected.limits["server_software"] == "pleroma"
+    assert connected.limits["software"] == "pleroma"
     assert connected.limits["server_version"] == "2.7.2"
-    assert connected.limits["characters_reserved_per_url"] is None  # Pleroma counts URLs as typed
+    assert profile_for(connected.limits).counting == "graphemes"  # Pleroma counts URLs as typed
     pleroma = adapter_for(connected)
     assert pleroma.validate([PartContent("z" * 4000)], PostOptions()).ok
     pleroma.publish_part(Attempts(PartContent("Hi Pleroma", [image(tmp_path)])).request())
@@ -79,6 +80,7 @@ def test_it_reads_the_limits_again_in_the_shape_connecting_stored(mastodon_chann
         "description_limit": 3000,
         "supported_mime_types": ["image/jpeg", "image/png"],
         "server_version": "4.4.1",
+        "software_version": "4.4.1",
     }
 
 
@@ -91,8 +93,8 @@ def test_it_reads_the_limits_again_from_a_server_that_has_become_pleroma(mastodo
 
     assert set(limits) == set(mastodon_channel.limits)
     assert limits["max_characters"] == 5000
-    assert limits["characters_reserved_per_url"] is None
-    assert limits["server_software"] == "pleroma"
+    assert profile_for(limits).counting == "graphemes"
+    assert limits["software"] == "pleroma"
 
 
 def test_reading_the_limits_again_asks_for_a_reconnect_when_the_token_was_revoked(adapter, fake_mastodon):

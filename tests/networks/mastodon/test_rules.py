@@ -26,7 +26,10 @@ def test_it_uses_the_instance_limit_read_from_the_server(fake_mastodon):
     assert big.validate(parts, PostOptions()).usage[0].limit == 1000
     result = stock.validate(parts, PostOptions())
     assert not result.ok
-    assert result.errors[0].message == "The post is 200 characters over this server's limit of 500."
+    assert (
+        result.errors[0].message
+        == "The post is 200 characters over the limit: Mastodon allows 500 characters."
+    )
 
 
 def test_it_counts_every_url_as_23_characters(adapter):
@@ -44,10 +47,8 @@ def test_it_counts_the_content_warning_in_every_part(adapter):
     assert [u.used for u in result.usage] == [500, 501]
     [error] = result.errors
     assert error.part == 1
-    assert (
-        error.message
-        == "Part 2 is 1 character over this server's limit of 500 (the content warning counts too)."
-    )
+    assert error.message.startswith("Part 2 is 1 character over the limit: Mastodon at 127.0.0.1:")
+    assert error.message.endswith(" allows 500 characters (the content warning counts too).")
 
 
 def test_it_counts_remote_mentions_without_their_domain_and_emoji_as_one(adapter):
