@@ -286,3 +286,22 @@ def test_takahe_limits_are_read_without_the_trailing_slash_it_refuses(fake_masto
     assert requests.get(f"{fake_mastodon.url}/api/v1/instance/", timeout=5).status_code == 404
     assert connected.limits["max_characters"] == 300
     assert not adapter_for(connected).validate([PartContent("x" * 400)], PostOptions()).ok
+
+
+def test_the_channel_list_and_the_published_link_name_the_software(fake_mastodon, cast, client):
+    fake_mastodon.personality = "gotosocial"
+    channel = Channel.objects.save_connected(
+        cast.workspace, connect_with_token(fake_mastodon.url, fake_mastodon.token)
+    )
+    client.force_login(cast.alice)
+    listed = client.get(f"/w/{cast.workspace.slug}/channels/").text
+    assert f"on {channel.server_url} (GoToSocial)" in listed
+    assert str(channel) == f"GoToSocial {channel.handle}"
+
+    fake_mastodon.personality = "mastodon"  # the server was replaced: reconnecting reads it again
+    again = Channel.objects.save_connected(
+        cast.workspace, connect_with_token(fake_mastodon.url, fake_mastodon.token)
+    )
+    assert again.pk == channel.pk and again.network_label == "Mastodon"
+    listed = client.get(f"/w/{cast.workspace.slug}/channels/").text
+    assert "(GoToSocial)" not in listed and "(Mastodon)" not in listed
