@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 from atproto import Client, models
-from atproto.exceptions import BadRequestError
+from atproto.exceptions import AtProtocolError, BadRequestError
 
 from channels.networks.base import (
     Account,
@@ -35,7 +36,7 @@ from channels.networks.base import (
 from channels.networks.bluesky import records, rules
 from channels.networks.bluesky.client import new_tid, post_url
 from channels.networks.bluesky.errors import error_name
-from channels.networks.bluesky.profile import read_profile
+from channels.networks.bluesky.profile import appview_unavailable, read_profile
 from channels.networks.bluesky.sessions import Sessions
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,16 @@ class BlueskyAdapter(Adapter):
         result: dict[str, Metrics] = {}
         with self._sessions.open() as client:
             for start in range(0, len(uris), METRICS_BATCH):
-                response = self._sessions.call(client.get_posts, uris[start : start + METRICS_BATCH])
+                try:
+                    response = self._sessions.call(client.get_posts, uris[start : start + METRICS_BATCH])
+                except (AtProtocolError, httpx.TransportError) as exc:
+                    if not appview_unavailable(exc):
+                        raise
+                    # Counts come from an AppView; without one there is nothing to read this time.
+                    logger.info(
+                        "No Bluesky AppView answered for metrics (%s); trying again later", error_name(exc)
+                    )
+                    return result
                 for post in response.posts:
                     if post.uri in by_uri:
                         result[by_uri[post.uri]] = Metrics(

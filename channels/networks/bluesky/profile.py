@@ -22,6 +22,18 @@ from channels.networks.bluesky.errors import error_name
 logger = logging.getLogger(__name__)
 
 
+def appview_unavailable(exc: Exception) -> bool:
+    """Whether `exc` is the PDS saying no AppView answers (none configured, not served, unreachable),
+    rather than anything about the account or the request."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status in (501, 502, 503, 504):
+        return True
+    content = getattr(response, "content", None)
+    message = str(getattr(content, "message", "") or "")
+    return status == 400 and message.startswith("No service configured")
+
+
 def read_profile(client: Client, did: str) -> models.AppBskyActorDefs.ProfileViewDetailed | None:
     """The profile of `did` through the signed-in `client`, or None when no AppView answers for it."""
     try:

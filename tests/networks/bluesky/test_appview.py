@@ -176,3 +176,27 @@ def test_check_connection_reports_a_revoked_app_password(alice, bluesky_channel,
 
     assert fresh(bluesky_channel).status == Channel.Status.NEEDS_RECONNECT
     assert any("needs to be reconnected" in message for message in messages_of(response))
+
+
+@pytest.mark.parametrize("trouble", ["none", "not_implemented", "down"])
+def test_metrics_are_skipped_quietly_while_no_appview_answers(bluesky_channel, fake_bluesky, trouble):
+    """Counts come from an AppView: without one there are none to read this time, which is no error
+    of the post's (the hourly job tries again)."""
+    from posts.metrics import refresh_recent
+    from posts.models import Delivery, Post
+    from tests.networks.bluesky.parts import Delivery as Part
+
+    adapter = bluesky_channel.adapter()
+    ref = adapter.publish_part(Part("Counted later").request())
+    fake_bluesky.appview = trouble
+    assert adapter.fetch_metrics([ref]) == {}
+
+    post = Post.objects.create(workspace=bluesky_channel.workspace, author=None, status=Post.Status.PUBLISHED)
+    Delivery.objects.create(
+        post=post,
+        channel=bluesky_channel,
+        status=Delivery.Status.PUBLISHED,
+        remote_parts=[ref.as_dict()],
+        published_at=post.created,
+    )
+    assert refresh_recent()["errors"] == 0
