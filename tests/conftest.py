@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.networks.mastodon.fake",
     "tests.networks.bluesky.fake",
     "tests.networks.threads.fake",
+    "tests.networks.misskey.fake",
 ]
 
 _embedded = None

@@ -16,6 +16,7 @@ NETWORKS = (
     "mastodon",
     "bluesky",
     "threads",
+    "misskey",
 )
 
 
