@@ -60,7 +60,7 @@ def test_it_shows_each_networks_options_while_one_of_its_channels_is_chosen(page
     mastodon = make_channel(cast.workspace, "mastodon")
     bluesky = make_channel(cast.workspace, "bluesky")
     open_composer(page)
-    warning = page.get_by_label("Content warning")
+    warning = page.locator(".option-group[data-network=mastodon]").get_by_label("Content warning")
     link_card = page.get_by_label("Show a link card for the first link (posts without images)")
     topic = page.get_by_label("Topic tag")
     for field in (warning, link_card, topic):
