@@ -150,6 +150,7 @@ def run(options) -> dict:
                     workspace = workspaces[(len(channels) + i) % len(workspaces)]
                     channels.append(seed.connect_channel(workspace, network, fake.info["url"], creds))
             texts = seed.burst(owner, channels, n, now() + timedelta(days=1))
+            seed.periodic_tasks_just_ran()
             for fake in fakes.values():
                 fake.ask(f"latency {options.latency_ms}")
 
