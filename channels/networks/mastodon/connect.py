@@ -19,15 +19,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET
 
-from channels.addresses import BadAddress, server_base_url
 from channels.deadline import web_deadline
-from channels.handoff import send_to_server
+from channels.handoff import ServerField, add_connect_error, send_to_server, workspace_for_callback
 from channels.models import Channel, ServerApp
 from channels.networks.base import ConnectError
 from channels.networks.mastodon.connecting import (
@@ -37,7 +35,7 @@ from channels.networks.mastodon.connecting import (
     instance_base_url,
     register_app,
 )
-from workspaces.access import membership_for, workspace_view
+from workspaces.access import workspace_view
 from workspaces.models import Perm
 
 STATE_SALT = "channels.networks.mastodon.connect.state"
@@ -47,29 +45,12 @@ SESSION_NONCES = "mastodon_oauth_nonces"
 MAX_NONCES = 5
 
 
-class InstanceField(forms.CharField):
-    def __init__(self, **kwargs):
-        super().__init__(
-            label="Your server",
-            max_length=255,
-            help_text="The address of the server your account is on, such as mastodon.social.",
-            widget=forms.TextInput(attrs={"placeholder": "mastodon.social", "autocomplete": "url"}),
-            **kwargs,
-        )
-
-    def clean(self, value):
-        try:
-            return server_base_url(super().clean(value), example="mastodon.social")
-        except BadAddress as exc:
-            raise forms.ValidationError(exc.message, code="invalid") from None
-
-
 class SignInForm(forms.Form):
-    instance_url = InstanceField()
+    instance_url = ServerField(example="mastodon.social")
 
 
 class TokenForm(forms.Form):
-    instance_url = InstanceField()
+    instance_url = ServerField(example="mastodon.social")
     access_token = forms.CharField(
         label="Access token",
         max_length=500,
@@ -100,7 +81,7 @@ def connect(request):
                             token_form.cleaned_data["instance_url"], token_form.cleaned_data["access_token"]
                         )
                 except ConnectError as exc:
-                    _add_error(token_form, exc)
+                    add_connect_error(token_form, exc)
                 else:
                     return _connected(request, request.workspace, account)
         else:
@@ -110,7 +91,7 @@ def connect(request):
                     with web_deadline():
                         url = _start_sign_in(request, signin_form.cleaned_data["instance_url"])
                 except ConnectError as exc:
-                    _add_error(signin_form, exc)
+                    add_connect_error(signin_form, exc)
                 else:
                     return send_to_server(request, url)
     return render(
@@ -118,10 +99,6 @@ def connect(request):
         "networks/mastodon/connect.html",
         {"signin_form": signin_form, "token_form": token_form, "site_name": settings.SITE_NAME},
     )
-
-
-def _add_error(form: forms.Form, exc: ConnectError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 def _connected(request, workspace, account):
@@ -172,10 +149,7 @@ def callback(request):
     if state is None:
         messages.error(request, "This sign-in link is invalid or has expired. Please start again.")
         return redirect("workspaces:home")
-    membership = membership_for(request.user, state["w"])  # 404 for someone no longer a member
-    if not membership.can(Perm.MANAGE_CHANNELS):
-        raise PermissionDenied(f"Your role ({membership.get_role_display()}) cannot connect channels.")
-    workspace = membership.workspace
+    workspace = workspace_for_callback(request, state["w"])
     host = urlsplit(state["b"]).netloc
     start_again = redirect("channels:connect-mastodon", slug=workspace.slug)
 

@@ -17,14 +17,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET
 
-from channels.addresses import BadAddress, server_base_url
 from channels.deadline import web_deadline
-from channels.handoff import send_to_server
+from channels.handoff import ServerField, add_connect_error, send_to_server, workspace_for_callback
 from channels.models import Channel
 from channels.networks.base import ConnectError
 from channels.networks.misskey.connecting import (
@@ -34,7 +32,7 @@ from channels.networks.misskey.connecting import (
     miauth_url,
 )
 from channels.networks.misskey.connecting import server_base_url as checked_base_url
-from workspaces.access import membership_for, workspace_view
+from workspaces.access import workspace_view
 from workspaces.models import Perm
 
 STATE_SALT = "channels.networks.misskey.connect.miauth"
@@ -44,29 +42,12 @@ SESSION_KEY = "misskey_miauth_sessions"
 MAX_SESSIONS = 5
 
 
-class ServerField(forms.CharField):
-    def __init__(self, **kwargs):
-        super().__init__(
-            label="Your server",
-            max_length=255,
-            help_text="The address of the server your account is on, such as misskey.io.",
-            widget=forms.TextInput(attrs={"placeholder": "misskey.io", "autocomplete": "url"}),
-            **kwargs,
-        )
-
-    def clean(self, value):
-        try:
-            return server_base_url(super().clean(value), example="misskey.io")
-        except BadAddress as exc:
-            raise forms.ValidationError(exc.message, code="invalid") from None
-
-
 class MiAuthForm(forms.Form):
-    server_url = ServerField()
+    server_url = ServerField(example="misskey.io")
 
 
 class TokenForm(forms.Form):
-    server_url = ServerField()
+    server_url = ServerField(example="misskey.io")
     access_token = forms.CharField(
         label="Access token",
         max_length=500,
@@ -96,7 +77,7 @@ def connect(request):
                             token_form.cleaned_data["server_url"], token_form.cleaned_data["access_token"]
                         )
                 except ConnectError as exc:
-                    _add_error(token_form, exc)
+                    add_connect_error(token_form, exc)
                 else:
                     return _connected(request, request.workspace, account)
         else:
@@ -105,7 +86,7 @@ def connect(request):
                 try:
                     url = _start_miauth(request, miauth_form.cleaned_data["server_url"])
                 except ConnectError as exc:
-                    _add_error(miauth_form, exc)
+                    add_connect_error(miauth_form, exc)
                 else:
                     return send_to_server(request, url)
     return render(
@@ -118,10 +99,6 @@ def connect(request):
             "permissions": PERMISSIONS,
         },
     )
-
-
-def _add_error(form: forms.Form, exc: ConnectError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 def _connected(request, workspace, account):
@@ -148,10 +125,7 @@ def callback(request):
     if state is None:
         messages.error(request, "This sign-in link is invalid or has expired. Please start again.")
         return redirect("workspaces:home")
-    membership = membership_for(request.user, state["w"])  # 404 for someone no longer a member
-    if not membership.can(Perm.MANAGE_CHANNELS):
-        raise PermissionDenied(f"Your role ({membership.get_role_display()}) cannot connect channels.")
-    workspace = membership.workspace
+    workspace = workspace_for_callback(request, state["w"])
     try:
         with web_deadline():
             account = check_miauth(state["b"], state["s"])
